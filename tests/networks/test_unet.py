@@ -1,0 +1,99 @@
+"""Tests for unet3d.networks.unet: the paper's architecture, shapes in 2D/3D, gradients, scripting."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from unet3d.networks import UNet
+
+
+def paper_parameter_count(spatial_dims: int, in_channels: int, out_channels: int, features: list[int]) -> int:
+    """Parameters of the paper's layer list (Fig. 1), counted from the list, not from a model."""
+    k3, k2 = 3**spatial_dims, 2**spatial_dims
+    layers = []  # (kernel volume, c_in, c_out)
+    c_in = in_channels
+    for f in features:  # contracting path and bottleneck: two 3x3 convolutions per level
+        layers += [(k3, c_in, f), (k3, f, f)]
+        c_in = f
+    for f_low, f in zip(features[::-1], features[::-1][1:], strict=False):  # expanding path
+        layers += [(k2, f_low, f_low // 2), (k3, f_low // 2 + f, f), (k3, f, f)]
+    layers.append((1, features[0], out_channels))  # final 1x1 convolution
+    return sum(k * ci * co + co for k, ci, co in layers)
+
+
+def test_paper_network_2d_shape_and_layers():
+    net = UNet(spatial_dims=2, in_channels=1, out_channels=2, padding="valid").eval()
+    with torch.no_grad():
+        y = net(torch.randn(1, 1, 572, 572))
+    assert y.shape == (1, 2, 388, 388)
+    convs = [m for m in net.modules() if isinstance(m, (torch.nn.Conv2d, torch.nn.ConvTranspose2d))]
+    assert len(convs) == 23  # "In total the network has 23 convolutional layers."
+    assert sum(isinstance(m, torch.nn.MaxPool2d) for m in net.modules()) == 4
+
+
+@pytest.mark.parametrize("spatial_dims", [2, 3])
+def test_parameter_count_matches_paper_layer_list(spatial_dims):
+    features = [64, 128, 256, 512, 1024] if spatial_dims == 2 else [8, 16, 32, 64]
+    net = UNet(spatial_dims=spatial_dims, in_channels=1, out_channels=2, features=features)
+    expected = paper_parameter_count(spatial_dims, 1, 2, features)
+    assert sum(p.numel() for p in net.parameters()) == expected
+
+
+def test_valid_3d_shape():
+    net = UNet(spatial_dims=3, in_channels=1, out_channels=3, features=(4, 8, 16)).eval()
+    size = net.input_size_for_output([8, 8, 8])  # depth 2: 8 + 2 * border
+    assert size == [48, 48, 48]
+    with torch.no_grad():
+        y = net(torch.randn(1, 1, 48, 48, 56))
+    assert y.shape == (1, 3, 8, 8, 16)
+
+
+@pytest.mark.parametrize(
+    "spatial_dims, shape, norm",
+    [(2, (2, 1, 64, 96), "batch"), (3, (1, 1, 64, 64, 64), "instance"), (3, (1, 2, 16, 32, 48), None)],
+)
+def test_same_padding_keeps_size(spatial_dims, shape, norm):
+    features = (8, 16, 32, 64, 128) if shape[-1] != 48 else (4, 8, 16, 32, 64)
+    net = UNet(spatial_dims, in_channels=shape[1], out_channels=3, features=features, padding="same", norm=norm)
+    with torch.no_grad():
+        y = net.eval()(torch.randn(*shape))
+    assert y.shape == (shape[0], 3, *shape[2:])
+
+
+def test_gradients_reach_first_layer():
+    net = UNet(spatial_dims=2, in_channels=1, out_channels=2, features=(4, 8, 16), dropout=0.5)
+    x = torch.randn(2, 1, 60, 60)
+    net(x).sum().backward()
+    first = net.stem.conv_0.conv
+    assert first.weight.grad is not None and first.weight.grad.abs().sum() > 0
+
+
+def test_dropout_sits_after_the_bottleneck():
+    net = UNet(spatial_dims=2, features=(4, 8, 16), dropout=0.5)
+    assert isinstance(net.dropout, torch.nn.Dropout2d) and net.dropout.p == 0.5
+
+
+@pytest.mark.parametrize("padding, size", [("valid", 188), ("same", 64)])
+def test_torchscript_matches_eager(padding, size):
+    net = UNet(spatial_dims=2, features=(4, 8, 16, 32, 64), padding=padding, norm="batch").eval()
+    scripted = torch.jit.script(net)
+    x = torch.randn(1, 1, size, size)
+    with torch.no_grad():
+        torch.testing.assert_close(scripted(x), net(x))
+
+
+@pytest.mark.parametrize("padding, bad, near", [("valid", 573, "572 and 588"), ("same", 70, "64 and 80")])
+def test_bad_size_raises_naming_nearest(padding, bad, near):
+    net = UNet(spatial_dims=2, features=(4, 8, 16, 32, 64), padding=padding)
+    with pytest.raises(ValueError, match=f"input size {bad}.*{near}"):
+        net.output_size([bad, bad])
+    with pytest.raises((ValueError, torch.jit.Error), match=f"{near}"):
+        net(torch.zeros(1, 1, bad, bad))
+
+
+def test_bad_constructor_arguments():
+    with pytest.raises(ValueError, match="spatial_dims"):
+        UNet(spatial_dims=1)
+    with pytest.raises(ValueError, match="padding"):
+        UNet(padding="reflect")

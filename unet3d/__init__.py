@@ -1,0 +1,20 @@
+"""unet3d: the U-Net of Ronneberger et al. (2015) as MONAI software for 2D microscopy and 3D CT/MRI.
+
+Importing the package is cheap: submodules (which import torch and MONAI) load on first use,
+so ``unet3d --help`` answers quickly.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+__version__ = "0.1.0"
+
+_SUBMODULES = ("bundle", "data", "engines", "inferers", "losses", "metrics", "networks", "transforms")
+
+
+def __getattr__(name: str) -> Any:
+    if name in _SUBMODULES:
+        return importlib.import_module(f"unet3d.{name}")
+    raise AttributeError(f"module 'unet3d' has no attribute {name!r}")
