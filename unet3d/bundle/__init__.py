@@ -1,0 +1,6 @@
+"""Helpers the bundles' configs call: bundle root, checkpoints, resume, evaluation report."""
+
+from unet3d.bundle.handlers import EvaluationReport, ResumeFromLatest
+from unet3d.bundle.paths import bundle_root, latest_checkpoint
+
+__all__ = ["EvaluationReport", "ResumeFromLatest", "bundle_root", "latest_checkpoint"]

@@ -1,0 +1,54 @@
+"""The ``unet3d`` command line. Heavy imports (torch, MONAI) stay inside the commands."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+import unet3d
+
+
+def _bundles(args: argparse.Namespace) -> int:
+    """List the bundles under a folder with their name, version and input shape."""
+    root = Path(args.root)
+    metas = sorted(root.glob("*/configs/metadata.json"))
+    if not metas:
+        print(f"error: no bundle (*/configs/metadata.json) under {root}", file=sys.stderr)
+        return 2
+    for meta_path in metas:
+        meta: dict = json.loads(meta_path.read_text())
+        inputs: dict = meta.get("network_data_format", {}).get("inputs", {})
+        first: dict = next(iter(inputs.values()), {})
+        shape = first.get("spatial_shape", "?")
+        print(f"{meta_path.parent.parent.name:16s} {meta.get('version', '?'):8s} {shape}  {meta.get('name', '')}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="unet3d",
+        description="U-Net (Ronneberger et al. 2015) bundles for MONAI. Train and evaluate with "
+        "`python -m monai.bundle run training --config_file bundles/<name>/train.yaml`.",
+    )
+    parser.add_argument("--version", action="version", version=f"unet3d {unet3d.__version__}")
+    sub = parser.add_subparsers(dest="command")
+    p = sub.add_parser("bundles", help="list the bundles under a folder")
+    p.add_argument("root", nargs="?", default="bundles", help="folder holding bundles (default: bundles)")
+    p.set_defaults(func=_bundles)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return 0
+    return int(args.func(args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
