@@ -11,7 +11,7 @@ from typing import Any
 
 __version__ = "0.1.0"
 
-_SUBMODULES = ("bundle", "data", "engines", "inferers", "losses", "metrics", "networks", "transforms")
+_SUBMODULES = ("bundle", "data", "inferers", "io", "losses", "metrics", "networks", "transforms")
 
 
 def __getattr__(name: str) -> Any:

@@ -1,0 +1,97 @@
+"""DICOM series discovery and reading (pydicom for headers, SimpleITK for the volume)."""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+
+import numpy as np
+import pydicom
+from pydicom.dataset import Dataset
+from pydicom.errors import InvalidDicomError
+
+logger = logging.getLogger(__name__)
+
+SEG_SOP_CLASS = "1.2.840.10008.5.1.4.1.1.66.4"
+
+
+class DicomError(ValueError):
+    """A DICOM input problem; the message names the file or folder."""
+
+
+def find_series(folder: str | os.PathLike) -> dict[str, list[Dataset]]:
+    """Image series in ``folder`` (searched recursively): ``{SeriesInstanceUID: headers}``.
+
+    Headers are read without pixel data. Files that are not DICOM are skipped with a warning;
+    DICOM objects that are not image slices (SEG, reports, ...) are skipped silently. Each
+    series' headers are sorted along the slice normal (ascending position).
+
+    Raises:
+        DicomError: ``folder`` is not a folder or holds no DICOM image.
+    """
+    root = Path(folder)
+    if not root.is_dir():
+        raise DicomError(f"{root}: not a folder of DICOM files")
+    series: dict[str, list[Dataset]] = {}
+    for path in sorted(p for p in root.rglob("*") if p.is_file()):
+        try:
+            ds = pydicom.dcmread(path, stop_before_pixels=True)
+        except (InvalidDicomError, OSError, EOFError) as e:
+            logger.warning(f"{path}: not a DICOM file, ignored ({e})")
+            continue
+        if ds.get("SOPClassUID") == SEG_SOP_CLASS or "ImagePositionPatient" not in ds or "SeriesInstanceUID" not in ds:
+            continue
+        ds.filename = str(path)
+        series.setdefault(str(ds.SeriesInstanceUID), []).append(ds)
+    if not series:
+        raise DicomError(f"{root}: no DICOM image series found")
+    for headers in series.values():
+        normal = np.cross(*np.reshape(np.asarray(headers[0].ImageOrientationPatient, float), (2, 3)))
+        headers.sort(key=lambda d: float(np.dot(normal, np.asarray(d.ImagePositionPatient, float))))
+    return series
+
+
+def select_series(folder: str | os.PathLike, series_uid: str | None = None) -> list[Dataset]:
+    """The headers of one series of ``folder``, sorted along the slice normal.
+
+    Args:
+        folder: a series folder, or a folder with several series.
+        series_uid: which series, if the folder holds several.
+
+    Raises:
+        DicomError: several series and no ``series_uid`` (the message lists them), or an
+            unknown ``series_uid``.
+    """
+    series = find_series(folder)
+    if series_uid is not None:
+        if series_uid not in series:
+            raise DicomError(f"{folder}: no series {series_uid}; found: {_describe(series)}")
+        return series[series_uid]
+    if len(series) > 1:
+        raise DicomError(f"{folder}: {len(series)} series found, choose one with --series-uid: {_describe(series)}")
+    return next(iter(series.values()))
+
+
+def _describe(series: dict[str, list[Dataset]]) -> str:
+    return "; ".join(
+        f"{uid} ({len(h)} slices, {h[0].get('Modality', '?')}, {h[0].get('SeriesDescription', '')!s})"
+        for uid, h in series.items()
+    )
+
+
+def read_series(headers: list[Dataset]):  # -> SimpleITK.Image
+    """Read the volume of a series (headers from :func:`select_series`) with SimpleITK.
+
+    The returned image's axes are (x, y, z) in SimpleITK's convention, z following the order of
+    ``headers``; origin, spacing (mm) and direction come from the DICOM geometry, and the
+    modality's rescale (e.g. CT Hounsfield units) is applied.
+    """
+    import SimpleITK as sitk
+
+    reader = sitk.ImageSeriesReader()
+    reader.SetFileNames([h.filename for h in headers])
+    try:
+        return reader.Execute()
+    except RuntimeError as e:
+        raise DicomError(f"{Path(headers[0].filename).parent}: cannot read the series ({e})") from e
