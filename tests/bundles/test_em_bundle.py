@@ -127,8 +127,9 @@ def test_bad_input_stops_before_training(data_dir, tmp_path, problem, pattern):
         (root / "images/slice_00.png").write_bytes((data_dir / "isbi2012/train/images/slice_00.png").read_bytes())
     res = run(bundle_cmd("run", "training", "--config_file", "bundles/em/train.yaml", "--dataset_dir", str(root),
                          "--output_dir", str(tmp_path / "out")))  # fmt: skip
-    assert res.returncode != 0
-    assert pattern in res.stderr
+    assert res.returncode == 1
+    assert res.stderr.strip().splitlines()[-1].startswith(f"error: {root}")
+    assert pattern in res.stderr and "Traceback" not in res.stderr
     assert not (tmp_path / "out/checkpoints").exists()
 
 
