@@ -27,6 +27,31 @@ def _bundles(args: argparse.Namespace) -> int:
     return 0
 
 
+def _segment(args: argparse.Namespace) -> int:
+    """Segment inputs with a bundle; errors end with one line naming the file and status 1."""
+    import time
+
+    from unet3d.segment import segment
+
+    start = time.perf_counter()
+    try:
+        written = segment(
+            args.inputs,
+            args.bundle,
+            args.output_dir,
+            fmt=args.format,
+            device=args.device,
+            overwrite=args.overwrite,
+            tta=args.tta,
+            progress=sys.stderr.isatty(),
+        )
+    except (ValueError, FileExistsError, FileNotFoundError, PermissionError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+    print(f"segmented {len(written)} input(s) in {time.perf_counter() - start:.1f} s -> {args.output_dir}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="unet3d",
@@ -38,6 +63,15 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("bundles", help="list the bundles under a folder")
     p.add_argument("root", nargs="?", default="bundles", help="folder holding bundles (default: bundles)")
     p.set_defaults(func=_bundles)
+    p = sub.add_parser("segment", help="segment image files with a bundle")
+    p.add_argument("inputs", nargs="+", metavar="INPUT", help="image files (PNG/TIFF for 2D bundles)")
+    p.add_argument("--bundle", required=True, help="bundle folder, e.g. bundles/em")
+    p.add_argument("--output-dir", required=True, help="folder for <input stem>_seg.<ext>")
+    p.add_argument("--format", choices=["png"], default=None, help="output format (default: follows the input)")
+    p.add_argument("--device", default=None, help="cpu, cuda, cuda:1, ... (default: a GPU if there is one)")
+    p.add_argument("--overwrite", action="store_true", help="replace existing outputs")
+    p.add_argument("--tta", action="store_true", help="test-time augmentation (slower)")
+    p.set_defaults(func=_segment)
     return parser
 
 

@@ -1,0 +1,64 @@
+"""Tests for unet3d.segment and ``unet3d segment`` with the EM bundle on real slices."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from tests.conftest import REPO_ROOT
+from unet3d.segment import InputError, output_path, segment
+
+BUNDLE = REPO_ROOT / "bundles/em"
+
+
+def cli(*args: str) -> subprocess.CompletedProcess:
+    cmd = [sys.executable, "-m", "unet3d.cli", "segment", *args, "--bundle", str(BUNDLE)]
+    return subprocess.run(cmd, capture_output=True, text=True, cwd=REPO_ROOT, timeout=300)
+
+
+def test_output_names(tmp_path):
+    assert output_path("a/slice_20.png", tmp_path) == tmp_path / "slice_20_seg.png"
+    with pytest.raises(InputError, match=r"b\.txt: unsupported input type"):
+        output_path("b.txt", tmp_path)
+
+
+@pytest.mark.slow
+def test_segment_matches_the_bundle_and_keeps_orientation(data_dir, tmp_path):
+    """The API's mask equals the bundle's own inference output for the same slice."""
+    image = data_dir / "isbi2012/train/images/slice_20.png"
+    (out,) = segment([image], BUNDLE, tmp_path / "api")
+    (tmp_path / "in").mkdir()
+    shutil.copy(image, tmp_path / "in")
+    cmd = [sys.executable, "-m", "monai.bundle", "run", "--config_file", "bundles/em/inference.yaml",
+           "--input_dir", str(tmp_path / "in"), "--output_dir", str(tmp_path / "bundle")]  # fmt: skip
+    res = subprocess.run(cmd, cwd=REPO_ROOT, capture_output=True, text=True, timeout=300)
+    assert res.returncode == 0, res.stderr[-2000:]
+    ours = np.array(Image.open(out))
+    theirs = np.array(Image.open(tmp_path / "bundle/slice_20_seg.png"))
+    np.testing.assert_array_equal(ours, theirs)
+    truth = np.array(Image.open(data_dir / "isbi2012/train/labels/slice_20.png")) == 0
+    assert ours.shape == truth.shape and np.mean(ours != truth) < np.mean(ours.T != truth)
+
+
+@pytest.mark.slow
+def test_cli_refuses_to_overwrite_and_names_bad_files(data_dir, tmp_path):
+    image = data_dir / "isbi2012/train/images/slice_21.png"
+    res = cli(str(image), "--output-dir", str(tmp_path))
+    assert res.returncode == 0 and "segmented 1 input(s)" in res.stdout, res.stderr[-2000:]
+    before = (tmp_path / "slice_21_seg.png").stat().st_mtime_ns
+    res = cli(str(image), "--output-dir", str(tmp_path))
+    assert res.returncode == 1 and "output exists; pass --overwrite" in res.stderr
+    assert (tmp_path / "slice_21_seg.png").stat().st_mtime_ns == before
+    bad = tmp_path / "broken.png"
+    bad.write_bytes(image.read_bytes()[:3000])
+    rgb = tmp_path / "colour.png"
+    Image.new("RGB", (64, 64)).save(rgb)
+    for path, message in ((bad, "broken.png: cannot read image"), (rgb, "colour.png: image has 3 channels")):
+        res = cli(str(path), "--output-dir", str(tmp_path / "out"))
+        assert res.returncode == 1 and message in res.stderr.strip().splitlines()[-1], res.stderr[-2000:]
+        assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
