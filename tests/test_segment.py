@@ -21,10 +21,19 @@ def cli(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run(cmd, capture_output=True, text=True, cwd=REPO_ROOT, timeout=300)
 
 
-def test_output_names(tmp_path):
-    assert output_path("a/slice_20.png", tmp_path) == tmp_path / "slice_20_seg.png"
+def test_output_names(data_dir, tmp_path):
+    slice20 = data_dir / "isbi2012/train/images/slice_20.png"
+    assert output_path(slice20, tmp_path) == tmp_path / "slice_20_seg.png"
+    volume = data_dir / "msd_hippocampus/imagesTr/hippocampus_001.nii.gz"
+    assert output_path(volume, tmp_path) == tmp_path / "hippocampus_001_seg.nii.gz"
+    series = data_dir / "dicom/ct_abdomen_series"
+    assert output_path(series, tmp_path) == tmp_path / "ct_abdomen_series_seg.dcm"
+    assert output_path(series, tmp_path, "nifti") == tmp_path / "ct_abdomen_series_seg.nii.gz"
+    (tmp_path / "b.txt").write_text("x")
     with pytest.raises(InputError, match=r"b\.txt: unsupported input type"):
-        output_path("b.txt", tmp_path)
+        output_path(tmp_path / "b.txt", tmp_path)
+    with pytest.raises(InputError, match=r"c\.nii\.gz: no such file"):
+        output_path(tmp_path / "c.nii.gz", tmp_path)
 
 
 @pytest.mark.slow
@@ -58,7 +67,10 @@ def test_cli_refuses_to_overwrite_and_names_bad_files(data_dir, tmp_path):
     bad.write_bytes(image.read_bytes()[:3000])
     rgb = tmp_path / "colour.png"
     Image.new("RGB", (64, 64)).save(rgb)
-    for path, message in ((bad, "broken.png: cannot read image"), (rgb, "colour.png: image has 3 channels")):
+    for path, message in (
+        (bad, "broken.png: cannot read image"),
+        (rgb, "colour.png: shape (64, 64, 3) has extra channels"),
+    ):
         res = cli(str(path), "--output-dir", str(tmp_path / "out"))
         assert res.returncode == 1 and message in res.stderr.strip().splitlines()[-1], res.stderr[-2000:]
         assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())

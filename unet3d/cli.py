@@ -43,6 +43,7 @@ def _segment(args: argparse.Namespace) -> int:
             device=args.device,
             overwrite=args.overwrite,
             tta=args.tta,
+            series_uid=args.series_uid,
             progress=sys.stderr.isatty(),
         )
     except (ValueError, FileExistsError, FileNotFoundError, PermissionError) as e:
@@ -63,11 +64,19 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("bundles", help="list the bundles under a folder")
     p.add_argument("root", nargs="?", default="bundles", help="folder holding bundles (default: bundles)")
     p.set_defaults(func=_bundles)
-    p = sub.add_parser("segment", help="segment image files with a bundle")
-    p.add_argument("inputs", nargs="+", metavar="INPUT", help="image files (PNG/TIFF for 2D bundles)")
+    p = sub.add_parser("segment", help="segment images, volumes or DICOM series with a bundle")
+    p.add_argument(
+        "inputs", nargs="+", metavar="INPUT", help="NIfTI/NRRD/MHA files or DICOM series folders; PNG/TIFF for 2D"
+    )
     p.add_argument("--bundle", required=True, help="bundle folder, e.g. bundles/em")
     p.add_argument("--output-dir", required=True, help="folder for <input stem>_seg.<ext>")
-    p.add_argument("--format", choices=["png"], default=None, help="output format (default: follows the input)")
+    p.add_argument(
+        "--format",
+        choices=["nifti", "dicom-seg", "png"],
+        default=None,
+        help="output format (default: follows the input)",
+    )
+    p.add_argument("--series-uid", default=None, help="the series to segment in a DICOM folder holding several")
     p.add_argument("--device", default=None, help="cpu, cuda, cuda:1, ... (default: a GPU if there is one)")
     p.add_argument("--overwrite", action="store_true", help="replace existing outputs")
     p.add_argument("--tta", action="store_true", help="test-time augmentation (slower)")

@@ -1,4 +1,4 @@
-"""``unet3d segment``: masks for image files with a bundle, written atomically beside nothing else."""
+"""``unet3d segment``: masks for images, volumes and DICOM series with a bundle, in the input's geometry."""
 
 from __future__ import annotations
 
@@ -10,64 +10,33 @@ from pathlib import Path
 
 import numpy as np
 
-from unet3d.io.atomic import atomic_write
+from unet3d.io.volume import NIFTI_SUFFIXES, InputError, input_kind, read_volume
+from unet3d.io.writers import DEFAULT_FORMAT, SUFFIXES, write_mask
 
 logger = logging.getLogger(__name__)
 
-FORMATS = {"png": ".png"}
-_FORMAT_OF_SUFFIX = {".png": "png", ".tif": "png", ".tiff": "png"}
-
-
-class InputError(ValueError):
-    """A bad input file; the message names it."""
+__all__ = ["InputError", "output_path", "segment"]
 
 
 def _stem(path: Path) -> str:
     name = path.name
-    for suffix in (".nii.gz", *_FORMAT_OF_SUFFIX):
+    for suffix in NIFTI_SUFFIXES:
         if name.lower().endswith(suffix):
             return name[: -len(suffix)]
-    return path.stem
+    return path.name if path.is_dir() else path.stem
 
 
 def output_path(input_path: str | os.PathLike, output_dir: str | os.PathLike, fmt: str | None = None) -> Path:
-    """``<output_dir>/<input stem>_seg.<ext>``; the format follows the input unless given."""
-    path = Path(input_path)
-    fmt = fmt or _FORMAT_OF_SUFFIX.get(path.suffix.lower())
-    if fmt not in FORMATS:
-        raise InputError(f"{path}: unsupported input type (supported: {', '.join(_FORMAT_OF_SUFFIX)})")
-    return Path(output_dir) / f"{_stem(path)}_seg{FORMATS[fmt]}"
+    """``<output_dir>/<input stem>_seg.<ext>`` (a DICOM series: ``<series folder>_seg.dcm``).
 
-
-def read_image(path: str | os.PathLike, channels: int):
-    """Read an image as MONAI's ``LoadImage`` does (a ``MetaTensor``, spatial axes in MONAI's order).
-
-    The channel axis is left to the bundle's preprocessing (its ``EnsureChannelFirstd``); the
-    number of channels is checked here against what the bundle expects.
-
-    Raises:
-        InputError: unreadable file, wrong number of channels, or non-finite values.
+    The format follows the input (NIfTI, NRRD or MHA in: NIfTI out; DICOM in: DICOM SEG out; PNG
+    or TIFF in: PNG out) unless ``fmt`` is given.
     """
-    import torch
-    from monai.transforms import EnsureChannelFirst, LoadImage
-
-    try:
-        image = LoadImage(image_only=True)(str(path))
-    except Exception as e:  # MONAI raises several types for unreadable files
-        raise InputError(f"{path}: cannot read image ({type(e).__name__}: {e})") from e
-    found = EnsureChannelFirst()(image).shape[0]
-    if found != channels:
-        raise InputError(f"{path}: image has {found} channels, the bundle expects {channels}")
-    if not torch.isfinite(image).all():
-        raise InputError(f"{path}: image contains NaN or infinite values")
-    return image
-
-
-def _write_png(mask, path: Path, overwrite: bool) -> Path:
-    from PIL import Image
-
-    array = np.asarray(mask)[0].T.astype(np.uint8)  # MONAI's (W, H) back to the file's (H, W)
-    return atomic_write(path, lambda tmp: Image.fromarray(array).save(tmp, format="PNG"), overwrite=overwrite)
+    path = Path(input_path)
+    fmt = fmt or DEFAULT_FORMAT[input_kind(path)]
+    if fmt not in SUFFIXES:
+        raise InputError(f"unknown output format {fmt!r} (choose from {', '.join(SUFFIXES)})")
+    return Path(output_dir) / f"{_stem(path)}_seg{SUFFIXES[fmt]}"
 
 
 def segment(
@@ -78,21 +47,24 @@ def segment(
     device: str | None = None,
     overwrite: bool = False,
     tta: bool = False,
+    series_uid: str | None = None,
     progress: bool = False,
 ) -> list[Path]:
-    """Segment image files with a bundle and write one mask per input.
+    """Segment inputs with a bundle and write one mask per input, in the input's geometry.
 
-    Every output name is checked before any work is done: an existing output stops the run
-    (unless ``overwrite``) with nothing written. Each mask is written atomically.
+    Every input path and output name is checked before any work: an existing output stops the
+    run (unless ``overwrite``) with nothing written. Each mask is written atomically, so an input
+    that fails to read leaves no file of its own behind.
 
     Args:
-        inputs: image files (PNG/TIFF for 2D bundles).
+        inputs: NIfTI/NRRD/MHA files or DICOM series folders (3D bundles), PNG/TIFF (2D bundles).
         bundle: the bundle folder, e.g. ``bundles/em``.
         output_dir: where ``<stem>_seg.<ext>`` files go (created if missing).
-        fmt: output format (``png``); follows the input when ``None``.
+        fmt: ``nifti``, ``dicom-seg`` or ``png``; follows the input when ``None``.
         device: torch device; the first GPU if available when ``None``.
         overwrite: replace existing outputs.
         tta: the bundle's test-time augmentation.
+        series_uid: the series to use in DICOM folders holding several.
         progress: show a progress bar over the inputs.
 
     Returns:
@@ -110,17 +82,21 @@ def segment(
     if not paths:
         raise InputError("no input given")
     outputs = [output_path(p, output_dir, fmt) for p in paths]
-    for path, out in zip(paths, outputs, strict=True):
-        if not path.is_file():
-            raise InputError(f"{path}: no such file")
+    for out in outputs:
         if out.exists() and not overwrite:
             raise FileExistsError(f"{out}: output exists; pass --overwrite to replace it")
     predictor = BundlePredictor(bundle, device=device, tta=tta)
-    channels = int(predictor.input_spec["num_channels"])
+    channel_def = predictor.output_spec.get("channel_def", {})
+    names = {int(k): str(v) for k, v in channel_def.items()}
+    codes = {int(k): v for k, v in predictor.metadata.get("dicom_seg_codes", {}).items()}
     written = []
     start = time.perf_counter()
-    for path, out in tqdm(list(zip(paths, outputs, strict=True)), disable=not progress, unit="image"):
-        mask = predictor(read_image(path, channels))
-        written.append(_write_png(mask, out, overwrite))
+    for path, out in tqdm(list(zip(paths, outputs, strict=True)), disable=not progress, unit="input"):
+        volume = read_volume(path, series_uid=series_uid)
+        if volume.image.ndim != predictor.spatial_dims:
+            raise InputError(f"{path}: {volume.image.ndim}D input for a {predictor.spatial_dims}D bundle ({bundle})")
+        mask = np.asarray(predictor(volume.image))[0]
+        fmt_out = fmt or DEFAULT_FORMAT[volume.kind]
+        written.append(write_mask(volume, mask, out, fmt_out, overwrite, segment_names=names, segment_codes=codes))
     logger.info(f"segmented {len(written)} input(s) in {time.perf_counter() - start:.1f} s into {output_dir}")
     return written

@@ -70,13 +70,21 @@ class BundlePredictor:
         return next(iter(inputs.values()))
 
     @property
+    def output_spec(self) -> dict[str, Any]:
+        """The first output of ``network_data_format`` (``channel_def`` names the labels)."""
+        outputs: dict[str, Any] = self.metadata["network_data_format"]["outputs"]
+        return next(iter(outputs.values()))
+
+    @property
     def spatial_dims(self) -> int:
         return len(self.input_spec["spatial_shape"])
 
     def __call__(self, image: torch.Tensor) -> torch.Tensor:
-        """Segment one channel-first image ``(C, *spatial)`` (a MONAI ``MetaTensor``).
+        """Segment one image as MONAI's ``LoadImage`` returns it (a ``MetaTensor``, ``(*spatial)``
+        or channel-first with its geometry in ``affine``).
 
-        Returns the bundle's postprocessed prediction, ``(1, *spatial)``, on the CPU.
+        Returns the bundle's postprocessed prediction, ``(1, *spatial)``, on the CPU; for bundles
+        whose postprocessing inverts the preprocessing (``Invertd``) it is in the input's geometry.
         """
         data = self.preprocessing({"image": image})
         with torch.inference_mode():

@@ -43,6 +43,13 @@ def find_series(folder: str | os.PathLike) -> dict[str, list[Dataset]]:
         if ds.get("SOPClassUID") == SEG_SOP_CLASS or "ImagePositionPatient" not in ds or "SeriesInstanceUID" not in ds:
             continue
         ds.filename = str(path)
+        meta = getattr(ds, "file_meta", None)
+        for keyword, meta_keyword in (
+            ("SOPClassUID", "MediaStorageSOPClassUID"),
+            ("SOPInstanceUID", "MediaStorageSOPInstanceUID"),
+        ):
+            if not ds.get(keyword) and meta is not None and meta.get(meta_keyword):
+                setattr(ds, keyword, meta.get(meta_keyword))  # some anonymisers blank it in the data set only
         series.setdefault(str(ds.SeriesInstanceUID), []).append(ds)
     if not series:
         raise DicomError(f"{root}: no DICOM image series found")

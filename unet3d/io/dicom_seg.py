@@ -14,6 +14,19 @@ from pydicom.dataset import Dataset
 import unet3d
 from unet3d.io.atomic import atomic_write
 
+# Patient and study attributes the SEG copies from its source (Type 2 there: present, may be empty)
+_TYPE2_PATIENT_STUDY = (
+    "PatientName",
+    "PatientID",
+    "PatientBirthDate",
+    "PatientSex",
+    "StudyDate",
+    "StudyTime",
+    "StudyID",
+    "AccessionNumber",
+    "ReferringPhysicianName",
+)
+
 
 @dataclass(frozen=True)
 class SegmentSpec:
@@ -61,6 +74,9 @@ def write_dicom_seg(
     for ds in source:
         if "SpecificCharacterSet" in ds and not ds.SpecificCharacterSet:
             del ds.SpecificCharacterSet  # empty in some series; highdicom rejects '' (default repertoire)
+        for keyword in _TYPE2_PATIENT_STUDY:
+            if keyword not in ds:  # anonymised series drop these; the SEG copies them (Type 2: may be empty)
+                setattr(ds, keyword, "")
     descriptions = []
     masks = []
     for number, spec in enumerate(segments, start=1):

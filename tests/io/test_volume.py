@@ -1,0 +1,78 @@
+"""Tests for unet3d.io.volume and unet3d.io.writers: geometry survives a read/write round trip."""
+
+from __future__ import annotations
+
+import gzip
+
+import nibabel as nib
+import numpy as np
+import pytest
+import SimpleITK as sitk
+
+from unet3d.io import InputError, read_volume, select_series, write_mask
+
+
+def test_nifti_round_trip_keeps_affine_and_header(data_dir, tmp_path):
+    src = data_dir / "msd_hippocampus/imagesTr/hippocampus_001.nii.gz"
+    volume = read_volume(src)
+    ref = nib.load(src)
+    assert volume.kind == "nifti" and tuple(volume.image.shape) == ref.shape
+    np.testing.assert_allclose(np.asarray(volume.image.affine), ref.affine, atol=1e-5)
+    mask = (np.asarray(volume.image) > np.median(np.asarray(volume.image))).astype(np.uint8)
+    out = write_mask(volume, mask, tmp_path / "m.nii.gz", "nifti")
+    back = nib.load(out)
+    assert back.shape == ref.shape and back.get_data_dtype() == np.uint8
+    np.testing.assert_allclose(back.affine, ref.affine, atol=1e-6)
+    np.testing.assert_array_equal(np.asarray(back.dataobj), mask)
+
+
+def test_dicom_series_geometry_matches_simpleitk_and_nifti(data_dir, tmp_path):
+    folder = data_dir / "dicom/ct_abdomen_series"
+    volume = read_volume(folder)
+    assert volume.kind == "dicom" and tuple(volume.image.shape) == (512, 512, 20)
+    # voxel (i, j, k) -> LPS from SimpleITK, RAS from ours
+    image = sitk.ReadImage([h.filename for h in select_series(folder)])
+    for index in [(0, 0, 0), (511, 0, 19), (100, 300, 7)]:
+        lps = np.asarray(image.TransformIndexToPhysicalPoint(index))
+        ras = np.asarray(volume.image.affine) @ np.array([*index, 1.0])
+        np.testing.assert_allclose(ras[:3], lps * [-1, -1, 1], atol=1e-3)
+    # the model-made organ labels of this series, aligned by affine (their y axis is stored flipped)
+    labels = nib.load(data_dir / "dicom/ct_abdomen_series_totalseg_labels.nii.gz")
+    to_labels = np.linalg.inv(labels.affine) @ np.asarray(volume.image.affine)
+    ijk = np.rint(to_labels @ np.array([256, 256, 10, 1.0]))[:3].astype(int)
+    assert all(0 <= v < s for v, s in zip(ijk, labels.shape, strict=True))
+    mask = np.zeros(volume.image.shape, np.uint8)
+    mask[100:200, 150:300, 5:15] = 1
+    out = write_mask(volume, mask, tmp_path / "ct.nii.gz", "nifti")
+    np.testing.assert_allclose(nib.load(out).affine, np.asarray(volume.image.affine), atol=1e-6)
+
+
+def test_nrrd_reads_with_its_spacing(data_dir):
+    volume = read_volume(data_dir / "nrrd/brain1_image.nrrd")
+    assert volume.kind == "itk" and volume.image.ndim == 3
+    spacing = np.linalg.norm(np.asarray(volume.image.affine)[:3, :3], axis=0)
+    np.testing.assert_allclose(spacing, [0.78, 0.78, 6.5], rtol=0.05)
+
+
+def test_bad_inputs_are_named(data_dir, tmp_path):
+    src = data_dir / "msd_hippocampus/imagesTr/hippocampus_001.nii.gz"
+    cut = tmp_path / "cut.nii.gz"
+    cut.write_bytes(src.read_bytes()[:5000])
+    with pytest.raises(InputError, match=r"cut\.nii\.gz: cannot read"):
+        read_volume(cut)
+    nan = tmp_path / "nan.nii.gz"
+    data = np.ones((8, 8, 8), np.float32)
+    data[1, 2, 3] = np.nan
+    nib.save(nib.Nifti1Image(data, np.eye(4)), nan)
+    with pytest.raises(InputError, match=r"nan\.nii\.gz: image contains NaN"):
+        read_volume(nan)
+    four = tmp_path / "four.nii.gz"
+    nib.save(nib.Nifti1Image(np.zeros((8, 8, 8, 2), np.float32), np.eye(4)), four)
+    with pytest.raises(InputError, match=r"four\.nii\.gz: shape \(8, 8, 8, 2\) has extra channels"):
+        read_volume(four)
+    plain = tmp_path / "plain.nii"
+    plain.write_bytes(gzip.decompress(src.read_bytes()))
+    assert read_volume(plain).kind == "nifti"
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(InputError, match="no DICOM image series"):
+        read_volume(tmp_path / "empty")

@@ -1,0 +1,81 @@
+"""Write a mask in its input's geometry: NIfTI, DICOM SEG or PNG, always atomically."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+
+import numpy as np
+
+from unet3d.io.atomic import atomic_write
+from unet3d.io.volume import InputError, Volume
+
+SUFFIXES = {"nifti": ".nii.gz", "dicom-seg": ".dcm", "png": ".png"}
+DEFAULT_FORMAT = {"nifti": "nifti", "itk": "nifti", "dicom": "dicom-seg", "image2d": "png"}
+
+
+def write_mask(
+    volume: Volume,
+    mask: np.ndarray,
+    path: str | os.PathLike,
+    fmt: str,
+    overwrite: bool = False,
+    segment_names: Mapping[int, str] | None = None,
+    segment_codes: Mapping[int, Mapping[str, list[str]]] | None = None,
+) -> Path:
+    """Write ``mask`` (integer labels, MONAI axis order ``(x, y[, z])``, the input's shape) to ``path``.
+
+    NIfTI gets exactly the input's affine (and, for NIfTI input, its header, as uint8); DICOM SEG
+    references the source series and lies slice for slice on it; PNG is 2D only.
+
+    Args:
+        volume: the input as read by :func:`unet3d.io.volume.read_volume`.
+        mask: labels, shape ``volume.image.shape``.
+        path: output file.
+        fmt: ``nifti``, ``dicom-seg`` or ``png``.
+        overwrite: replace an existing file.
+        segment_names: label value to segment name (DICOM SEG); labels without a name are skipped.
+        segment_codes: label value to ``{"category": [code, scheme, meaning], "type": [...]}``.
+    """
+    mask = np.asarray(mask)
+    if mask.shape != tuple(volume.image.shape):
+        raise ValueError(f"mask shape {mask.shape} differs from the input's {tuple(volume.image.shape)}")
+    labels = mask.astype(np.uint8)
+    if fmt == "nifti":
+        import nibabel as nib
+
+        if labels.ndim != 3:
+            raise InputError(f"{volume.path}: NIfTI output needs a 3D input")
+        affine = np.asarray(volume.image.affine, dtype=np.float64)
+        header = volume.nifti_header.copy() if volume.nifti_header is not None else None
+        image = nib.Nifti1Image(labels, affine, header=header)
+        image.set_data_dtype(np.uint8)
+        image.header.set_slope_inter(1.0, 0.0)
+        if header is not None:  # keep the input's qform/sform codes
+            image.set_qform(affine, int(header["qform_code"]))
+            image.set_sform(affine, int(header["sform_code"]))
+        return atomic_write(path, lambda tmp: nib.save(image, tmp), overwrite=overwrite)
+    if fmt == "dicom-seg":
+        from unet3d.io.dicom_seg import SegmentSpec, write_dicom_seg
+
+        if volume.kind != "dicom":
+            raise InputError(f"{volume.path}: DICOM SEG output needs a DICOM series as input")
+        specs = []
+        for value, name in sorted((segment_names or {}).items()):
+            if value == 0:
+                continue
+            codes = (segment_codes or {}).get(value, {})
+            extra = {k: tuple(v) for k, v in codes.items() if k in ("category", "type")}
+            specs.append(SegmentSpec(value, name, **extra))  # type: ignore[arg-type]
+        if not specs:
+            specs = [SegmentSpec(int(v), f"label {int(v)}") for v in np.unique(labels) if v]
+        return write_dicom_seg(labels.transpose(2, 1, 0), volume.dicom_headers, specs, path, overwrite=overwrite)
+    if fmt == "png":
+        from PIL import Image
+
+        if labels.ndim != 2:
+            raise InputError(f"{volume.path}: PNG output needs a 2D input")
+        array = labels.T  # MONAI's (x, y) back to the file's (rows, columns)
+        return atomic_write(path, lambda tmp: Image.fromarray(array).save(tmp, format="PNG"), overwrite=overwrite)
+    raise ValueError(f"unknown output format {fmt!r} (choose from {', '.join(SUFFIXES)})")
