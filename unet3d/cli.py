@@ -31,7 +31,7 @@ def _segment(args: argparse.Namespace) -> int:
     """Segment inputs with a bundle; errors end with one line naming the file and status 1."""
     import time
 
-    from unet3d.segment import segment
+    from unet3d.segmentation import segment
 
     start = time.perf_counter()
     try:

@@ -21,7 +21,7 @@ import yaml
 
 from tests.conftest import REPO_ROOT
 from unet3d.io import read_dicom_seg, select_series
-from unet3d.segment import segment
+from unet3d.segmentation import segment
 
 INFERENCE = {
     "imports": ["$import torch", "$import monai", "$import unet3d"],

@@ -1,4 +1,4 @@
-"""Tests for unet3d.segment and ``unet3d segment`` with the EM bundle on real slices."""
+"""Tests for unet3d.segmentation and ``unet3d segment`` with the EM bundle on real slices."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import pytest
 from PIL import Image
 
 from tests.conftest import REPO_ROOT
-from unet3d.segment import InputError, output_path, segment
+from unet3d.segmentation import InputError, output_path, segment
 
 BUNDLE = REPO_ROOT / "bundles/em"
 
@@ -19,6 +19,12 @@ BUNDLE = REPO_ROOT / "bundles/em"
 def cli(*args: str) -> subprocess.CompletedProcess:
     cmd = [sys.executable, "-m", "unet3d.cli", "segment", *args, "--bundle", str(BUNDLE)]
     return subprocess.run(cmd, capture_output=True, text=True, cwd=REPO_ROOT, timeout=300)
+
+
+def test_segment_is_a_package_function():
+    import unet3d
+
+    assert unet3d.segment is segment
 
 
 def test_output_names(data_dir, tmp_path):
