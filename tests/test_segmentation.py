@@ -74,7 +74,7 @@ def test_cli_refuses_to_overwrite_and_names_bad_files(data_dir, tmp_path):
     rgb = tmp_path / "colour.png"
     Image.new("RGB", (64, 64)).save(rgb)
     for path, message in (
-        (bad, "broken.png: cannot read image"),
+        (bad, "broken.png: cannot read"),
         (rgb, "colour.png: shape (64, 64, 3) has extra channels"),
     ):
         res = cli(str(path), "--output-dir", str(tmp_path / "out"))

@@ -84,7 +84,18 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _quiet_optional_gpu_codecs() -> None:
+    """MONAI announces at import that the optional nvImageCodec GPU decoder is missing; on a CPU
+    machine that is expected, and the CLI's users should see their results, not that."""
+    import logging
+    import warnings
+
+    logging.getLogger("monai.data.nvimgcodec_pydicom_plugin").setLevel(logging.ERROR)
+    warnings.filterwarnings("ignore", message=".*nvImageCodec.*")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    _quiet_optional_gpu_codecs()
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command is None:
