@@ -53,7 +53,9 @@ class EvaluationReport:
 
     The metrics are those the evaluator computed with ``save_details=True`` (MONAI's
     ``IgniteMetricHandler`` keeps each image's value in ``engine.state.metric_details``); image
-    names come from the batches' ``image`` meta data. Files are written atomically.
+    names come from the batches' ``image`` meta data. Files are written atomically. MONAI's
+    ``MetricsSaver`` writes one CSV per metric and no JSON; this writes the one table and the JSON
+    summary the bundle promises.
 
     Args:
         output_dir: folder for the two files (created if missing).
