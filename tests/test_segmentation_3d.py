@@ -52,7 +52,7 @@ METADATA = {
         "inputs": {"image": {"num_channels": 1, "spatial_shape": [32, 32, 32]}},
         "outputs": {"pred": {"num_channels": 3, "channel_def": {"0": "background", "1": "anterior", "2": "posterior"}}},
     },
-    "dicom_seg_codes": {"1": {"type": ["5976003", "SCT", "Hippocampus"]}},
+    "dicom_seg_codes": {"1": {"type": ["5366008", "SCT", "Hippocampus"]}},
 }
 
 

@@ -6,7 +6,6 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -17,18 +16,10 @@ import yaml
 from ignite.engine import Events
 from PIL import Image
 
+from tests.bundles.common import bundle_cmd, run, verify_bundle
 from tests.conftest import REPO_ROOT
 
 BUNDLE = REPO_ROOT / "bundles/em"
-MONAI_BUNDLE = [sys.executable, "-m", "monai.bundle"]
-
-
-def bundle_cmd(*args: str) -> list[str]:
-    return [*MONAI_BUNDLE, *args]
-
-
-def run(cmd: list[str], timeout: float = 600) -> subprocess.CompletedProcess:
-    return subprocess.run(cmd, cwd=REPO_ROOT, capture_output=True, text=True, timeout=timeout)
 
 
 def train_cmd(data_dir: Path, out: Path, *overrides: str) -> list[str]:
@@ -136,20 +127,7 @@ def test_bad_input_stops_before_training(data_dir, tmp_path, problem, pattern):
 
 
 def test_verify_net_in_out_export_and_metadata(tmp_path):
-    common = ["--meta_file", "bundles/em/configs/metadata.json", "--config_file", "bundles/em/configs/inference.yaml",
-              "--bundle_root", "bundles/em"]  # fmt: skip
-    res = run(bundle_cmd("verify_net_in_out", "network_def", *common))
-    assert res.returncode == 0 and "verified with no error" in res.stdout + res.stderr, res.stderr[-2000:]
-    ts = tmp_path / "model.ts"
-    res = run(bundle_cmd("ckpt_export", "network_def", "--filepath", str(ts), "--ckpt_file",
-                         "bundles/em/models/model.pt", *common))  # fmt: skip
-    assert res.returncode == 0, res.stderr[-2000:]
-    scripted = torch.jit.load(str(ts))
-    with torch.no_grad():
-        assert scripted(torch.rand(1, 1, 188, 188)).shape == (1, 2, 4, 4)
-    res = run(bundle_cmd("verify_metadata", "--meta_file", "bundles/em/configs/metadata.json",
-                         "--filepath", "bundles/meta_schema.json"))  # fmt: skip
-    assert res.returncode == 0 and "verified with no error" in res.stdout + res.stderr, res.stderr[-2000:]
+    assert verify_bundle("em", tmp_path, (1, 1, 188, 188)) == (1, 2, 4, 4)
     bad = tmp_path / "metadata.json"
     meta = json.loads((BUNDLE / "configs/metadata.json").read_text())
     del meta["network_data_format"]

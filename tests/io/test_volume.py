@@ -54,6 +54,17 @@ def test_nrrd_reads_with_its_spacing(data_dir):
     np.testing.assert_allclose(spacing, [0.78, 0.78, 6.5], rtol=0.05)
 
 
+def test_mha_reads_like_the_nifti_it_came_from(data_dir, tmp_path):
+    import SimpleITK as sitk
+
+    src = data_dir / "msd_hippocampus/imagesTr/hippocampus_003.nii.gz"
+    sitk.WriteImage(sitk.ReadImage(str(src)), str(tmp_path / "case.mha"))
+    nifti, mha = read_volume(src), read_volume(tmp_path / "case.mha")
+    assert mha.kind == "itk" and mha.image.shape == nifti.image.shape
+    np.testing.assert_allclose(np.asarray(mha.image.affine), np.asarray(nifti.image.affine), atol=1e-4)
+    np.testing.assert_array_equal(np.asarray(mha.image), np.asarray(nifti.image))
+
+
 def test_bad_inputs_are_named(data_dir, tmp_path):
     src = data_dir / "msd_hippocampus/imagesTr/hippocampus_001.nii.gz"
     cut = tmp_path / "cut.nii.gz"

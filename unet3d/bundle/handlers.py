@@ -28,19 +28,34 @@ class ResumeFromLatest:
     is restored with the model, optimizer and scheduler, so an interrupted run loses at most the
     epoch in progress.
 
+    Without a checkpoint to resume from, training starts from ``init_weights`` when given (a
+    model state dict such as the bundle's ``models/model.pt``: fine-tuning) or from scratch.
+
     Args:
         ckpt_dir: folder with the checkpoints.
         load_dict: objects to restore, e.g. ``{"model": net, "optimizer": opt, "trainer": trainer}``.
         enabled: set ``False`` to always start afresh.
+        init_weights: weights for ``load_dict["model"]`` when there is nothing to resume; ``None``
+            or ``""`` for a random initialisation.
     """
 
-    def __init__(self, ckpt_dir: str, load_dict: Mapping[str, Any], enabled: bool = True) -> None:
+    def __init__(
+        self, ckpt_dir: str, load_dict: Mapping[str, Any], enabled: bool = True, init_weights: str | None = None
+    ) -> None:
         self.ckpt_dir = ckpt_dir
         self.load_dict = dict(load_dict)
         self.enabled = enabled
+        self.init_weights = init_weights
 
     def attach(self, engine: Engine) -> None:
         path = latest_checkpoint(self.ckpt_dir) if self.enabled else None
+        if path is None and self.init_weights:
+            if not os.path.isfile(self.init_weights):
+                raise FileNotFoundError(f"{self.init_weights}: init_weights not found")
+            logger.info(f"no checkpoint in {self.ckpt_dir}: fine-tuning from {self.init_weights}")
+            state = torch.load(self.init_weights, map_location="cpu", weights_only=True)
+            self.load_dict["model"].load_state_dict(state.get("model", state))
+            return
         if path is None:
             logger.info(f"no checkpoint in {self.ckpt_dir}: training from the start")
             return
@@ -57,14 +72,25 @@ class EvaluationReport:
     ``MetricsSaver`` writes one CSV per metric and no JSON; this writes the one table and the JSON
     summary the bundle promises.
 
+    A metric with one value per class (e.g. ``MeanDice`` of several foreground classes) gets one
+    column per class, ``<metric>_<class name>``, besides its per-image mean over classes.
+
     Args:
         output_dir: folder for the two files (created if missing).
         metric_names: which metrics to report; all in ``metric_details`` if ``None``.
+        class_names: names of the classes of multi-class metrics, in channel order (e.g.
+            ``["anterior", "posterior"]``); ``class_0``, ``class_1``, ... if ``None``.
     """
 
-    def __init__(self, output_dir: str, metric_names: Sequence[str] | None = None) -> None:
+    def __init__(
+        self,
+        output_dir: str,
+        metric_names: Sequence[str] | None = None,
+        class_names: Sequence[str] | None = None,
+    ) -> None:
         self.output_dir = output_dir
         self.metric_names = metric_names
+        self.class_names = class_names
         self._names: list[str] = []
 
     def attach(self, engine: Engine) -> None:
@@ -82,8 +108,15 @@ class EvaluationReport:
 
     def _write(self, engine: Engine) -> None:
         details: dict[str, torch.Tensor] = engine.state.metric_details  # type: ignore[attr-defined]
-        names = list(self.metric_names or details.keys())
-        values = {n: torch.as_tensor(details[n]).reshape(len(self._names), -1)[:, 0].tolist() for n in names}
+        values: dict[str, list[float]] = {}
+        for metric in self.metric_names or details.keys():
+            table = torch.as_tensor(details[metric], dtype=torch.float64).reshape(len(self._names), -1)
+            values[metric] = table.nanmean(dim=1).tolist()
+            if table.shape[1] > 1:
+                for k in range(table.shape[1]):
+                    label = self.class_names[k] if self.class_names else f"class_{k}"
+                    values[f"{metric}_{label}"] = table[:, k].tolist()
+        names = list(values)
         os.makedirs(self.output_dir, exist_ok=True)
         csv_path = os.path.join(self.output_dir, "per_image.csv")
         with open(csv_path + ".tmp", "w", newline="") as f:

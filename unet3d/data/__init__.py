@@ -1,5 +1,6 @@
 """Data: datalists built from folders, with input checks."""
 
 from unet3d.data.datalist import DatasetError, folder_datalist
+from unet3d.data.msd import msd_datalist, volume_shape
 
-__all__ = ["DatasetError", "folder_datalist"]
+__all__ = ["DatasetError", "folder_datalist", "msd_datalist", "volume_shape"]

@@ -1,0 +1,128 @@
+"""End-to-end tests of bundles/hippocampus: the user's commands, run as the user runs them."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import nibabel as nib
+import numpy as np
+import pytest
+import yaml
+from ignite.engine import Events
+
+from tests.bundles.common import bundle_cmd, run, verify_bundle
+from tests.conftest import REPO_ROOT
+
+BUNDLE = REPO_ROOT / "bundles/hippocampus"
+
+
+def load(name: str) -> dict:
+    return yaml.safe_load((BUNDLE / "configs" / name).read_text())
+
+
+def test_layout_and_links():
+    for rel in ("configs/metadata.json", "configs/train.yaml", "configs/inference.yaml", "configs/evaluate.yaml",
+                "configs/logging.conf", "models/model.pt", "docs/README.md", "LICENSE"):  # fmt: skip
+        assert (BUNDLE / rel).is_file(), rel
+    for name in ("train.yaml", "inference.yaml", "evaluate.yaml", "metadata.json", "logging.conf"):
+        link = BUNDLE / name
+        assert link.is_symlink() and link.resolve() == (BUNDLE / "configs" / name).resolve()
+    assert (BUNDLE / "models/model.pt").stat().st_size < 10 * 2**20
+
+
+def test_inference_repeats_train_exactly():
+    train, infer = load("train.yaml"), load("inference.yaml")
+    for key in ("network_def", "patch_size", "spatial_dims", "pixdim", "inferer"):
+        assert infer[key] == train[key], key
+    for ours, theirs in zip(infer["preprocessing"]["transforms"], train["load_transforms"], strict=True):
+        assert ours["_target_"] == theirs["_target_"]
+        assert {k: v for k, v in ours.items() if k not in ("keys", "mode")} == {
+            k: v for k, v in theirs.items() if k not in ("keys", "mode")
+        }
+    meta = json.loads((BUNDLE / "configs/metadata.json").read_text())
+    assert meta["network_data_format"]["inputs"]["image"]["spatial_shape"] == train["patch_size"]
+    assert len(meta["network_data_format"]["outputs"]["pred"]["channel_def"]) == train["network_def"]["out_channels"]
+    for key in ("bundle_root", "device", "dataset_dir", "output_dir", "network_def", "inferer", "preprocessing",
+                "postprocessing", "val_interval", "run", "training"):  # fmt: skip
+        assert key in train, key
+    assert {"trainer", "dataset", "handlers"} <= set(train["train"]) and "evaluator" in train["validate"]
+
+
+def test_datalist_split_is_fixed(data_dir):
+    from unet3d.data import msd_datalist
+
+    datalist = msd_datalist(data_dir / "msd_hippocampus")
+    assert len(datalist["training"]) == 166 and len(datalist["validation"]) == 42
+    assert Path(datalist["validation"][0]["image"]).name == "hippocampus_001.nii.gz"
+    assert not {d["image"] for d in datalist["training"]} & {d["image"] for d in datalist["validation"]}
+
+
+@pytest.mark.slow
+def test_short_training_lowers_the_loss_and_writes_checkpoints(data_dir, tmp_path):
+    from monai.bundle import ConfigWorkflow
+
+    wf = ConfigWorkflow(
+        config_file=str(BUNDLE / "configs/train.yaml"), workflow_type="train", bundle_root=str(BUNDLE),
+        dataset_dir=str(data_dir / "msd_hippocampus"), output_dir=str(tmp_path), max_epochs=6, val_interval=6,
+        **{"train#datalist": "$@datalist['training'][:4]", "validate#datalist": "$@datalist['validation'][:2]"},
+    )  # fmt: skip
+    wf.initialize()
+    trainer = wf.parser.get_parsed_content("train#trainer")
+    losses: list[float] = []
+    trainer.add_event_handler(Events.ITERATION_COMPLETED, lambda e: losses.append(e.state.output[0]["loss"]))
+    wf.run()
+    first, last = np.mean(losses[:4]), np.mean(losses[-4:])
+    assert len(losses) == 12 and last < 0.85 * first, losses
+    assert (tmp_path / "checkpoints/checkpoint_epoch=6.pt").is_file()
+    assert (tmp_path / "checkpoints/model.pt").is_file()  # best by validation mean Dice
+    evaluator = wf.parser.get_parsed_content("validate#evaluator")
+    assert 0 <= evaluator.state.metrics["val_mean_dice"] <= 1
+
+
+@pytest.mark.parametrize("problem", ["missing", "shape"])
+def test_bad_input_stops_before_training(data_dir, tmp_path, problem):
+    root = tmp_path / "nope"
+    if problem == "shape":
+        root = tmp_path / "task"
+        for sub in ("imagesTr", "labelsTr"):
+            (root / sub).mkdir(parents=True)
+        src = data_dir / "msd_hippocampus/imagesTr/hippocampus_001.nii.gz"
+        shutil.copy(src, root / "imagesTr/case.nii.gz")
+        nib.save(nib.Nifti1Image(np.zeros((5, 5, 5), np.uint8), np.eye(4)), root / "labelsTr/case.nii.gz")
+    res = run(bundle_cmd("run", "training", "--config_file", "bundles/hippocampus/train.yaml", "--dataset_dir",
+                         str(root), "--output_dir", str(tmp_path / "out")))  # fmt: skip
+    assert res.returncode == 1
+    last = res.stderr.strip().splitlines()[-1]
+    assert last.startswith(f"error: {root}") and "Traceback" not in res.stderr
+    expected = "dataset folder not found" if problem == "missing" else "label shape (5, 5, 5) differs"
+    assert expected in last
+    assert not (tmp_path / "out/checkpoints").exists()
+
+
+def test_verify_net_in_out_export_and_metadata(tmp_path):
+    assert verify_bundle("hippocampus", tmp_path, (1, 1, 40, 56, 40)) == (1, 3, 40, 56, 40)
+
+
+@pytest.mark.slow
+def test_shipped_model_dice_on_the_validation_split(data_dir, tmp_path):
+    """Masks written in each volume's own geometry, scored here against the stored labels."""
+    configs = "['bundles/hippocampus/train.yaml','bundles/hippocampus/evaluate.yaml']"
+    res = run(bundle_cmd("run", "--config_file", configs, "--dataset_dir", str(data_dir / "msd_hippocampus"),
+                         "--eval_dir", str(tmp_path)))  # fmt: skip
+    assert res.returncode == 0, res.stderr[-3000:]
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    assert summary["images"] == 42
+    dice: list[list[float]] = []
+    for case in sorted(data_dir.glob("msd_hippocampus/labelsTr/*.nii.gz"))[::5]:
+        truth_img = nib.load(case)
+        mask_img = nib.load(tmp_path / case.name.replace(".nii.gz", "_seg.nii.gz"))
+        assert mask_img.shape == truth_img.shape
+        np.testing.assert_allclose(mask_img.affine, truth_img.affine, atol=1e-5)
+        truth, mask = np.asarray(truth_img.dataobj), np.asarray(mask_img.dataobj)
+        dice.append([2 * np.sum((truth == c) & (mask == c)) / (np.sum(truth == c) + np.sum(mask == c)) for c in (1, 2)])
+    per_class = np.mean(dice, axis=0)
+    assert np.mean(per_class) == pytest.approx(summary["val_mean_dice"]["mean"], abs=1e-4)
+    assert per_class[0] == pytest.approx(summary["val_mean_dice_anterior"]["mean"], abs=1e-4)
+    assert np.mean(per_class) >= 0.88, per_class

@@ -1,0 +1,112 @@
+"""Datalists for 3D volumes in the Medical Segmentation Decathlon layout, checked before training."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from unet3d.data.datalist import DatasetError
+
+MSD_SOURCE = (
+    "The Medical Segmentation Decathlon data (e.g. Task04_Hippocampus.tar) is public: "
+    "http://medicaldecathlon.com (CC-BY-SA 4.0); unpack it so that the folder holds imagesTr/ and labelsTr/."
+)
+VOLUME_SUFFIXES = (".nii.gz", ".nii", ".nrrd", ".mha", ".mhd")
+
+
+def _is_volume(path: Path) -> bool:
+    return path.is_file() and not path.name.startswith(".") and path.name.lower().endswith(VOLUME_SUFFIXES)
+
+
+def volume_shape(path: Path) -> tuple[int, ...]:
+    """Read a volume's shape from its header only (no voxel data), in the file's own axis order.
+
+    Raises:
+        DatasetError: the file is not a readable volume.
+    """
+    try:
+        if path.name.lower().endswith((".nii", ".nii.gz")):
+            import nibabel as nib
+
+            return tuple(int(s) for s in nib.load(path).shape)  # type: ignore[attr-defined]
+        import SimpleITK as sitk
+
+        reader = sitk.ImageFileReader()
+        reader.SetFileName(str(path))
+        reader.ReadImageInformation()
+        return tuple(int(s) for s in reader.GetSize())
+    except Exception as e:  # nibabel and ITK raise many kinds; all mean "not readable"
+        raise DatasetError(f"{path}: not a readable volume ({e})") from e
+
+
+def _pairs_from_json(root: Path, dataset_json: Path) -> list[tuple[Path, Path]]:
+    try:
+        entries = json.loads(dataset_json.read_text())["training"]
+        return [(root / e["image"], root / e["label"]) for e in entries]
+    except (json.JSONDecodeError, KeyError, TypeError) as e:
+        raise DatasetError(f"{dataset_json}: not an MSD dataset.json with a 'training' list ({e})") from e
+
+
+def _pairs_from_folders(root: Path, image_dir: str, label_dir: str, source_hint: str) -> list[tuple[Path, Path]]:
+    images_path, labels_path = root / image_dir, root / label_dir
+    for folder in (images_path, labels_path):
+        if not folder.is_dir():
+            raise DatasetError(f"{folder}: dataset folder not found. {source_hint}")
+    images = sorted(p for p in images_path.iterdir() if _is_volume(p))
+    if not images:
+        raise DatasetError(f"{images_path}: no volumes found ({', '.join(VOLUME_SUFFIXES)}). {source_hint}")
+    orphans = {p.name for p in labels_path.iterdir() if _is_volume(p)} - {p.name for p in images}
+    if orphans:
+        raise DatasetError(f"{labels_path / sorted(orphans)[0]}: label without an image in {images_path}")
+    return [(p, labels_path / p.name) for p in images]
+
+
+def msd_datalist(
+    dataset_dir: str | Path,
+    val_every: int = 5,
+    image_dir: str = "imagesTr",
+    label_dir: str = "labelsTr",
+    source_hint: str = MSD_SOURCE,
+) -> dict[str, list[dict[str, str]]]:
+    """Build ``{"training": [...], "validation": [...]}`` from an MSD task folder.
+
+    The pairs come from the folder's ``dataset.json`` (its ``training`` list) when there is one,
+    otherwise from ``imagesTr/`` + ``labelsTr/`` files with the same names. The validation split
+    is fixed and independent of any seed: of the cases sorted by file name, every ``val_every``-th
+    one (positions 0, 5, 10, ...; 42 of the 208 hippocampus volumes). Every pair is checked now
+    (headers only), so bad data stops the run before training with a message naming the file.
+
+    Args:
+        dataset_dir: the task folder, e.g. ``../shared/data/msd_hippocampus``.
+        val_every: one case in ``val_every`` goes to validation; ``0`` puts none there.
+        image_dir: image folder name (without dataset.json).
+        label_dir: label folder name (without dataset.json).
+        source_hint: appended to the error when the data is missing: where to get it.
+
+    Raises:
+        DatasetError: missing or empty folder, an image without a label or the reverse, a file
+            that is not a readable volume, or a label whose shape differs from its image's.
+    """
+    root = Path(dataset_dir)
+    if not root.is_dir():
+        raise DatasetError(f"{root}: dataset folder not found. {source_hint}")
+    dataset_json = root / "dataset.json"
+    if dataset_json.is_file():
+        pairs = _pairs_from_json(root, dataset_json)
+    else:
+        pairs = _pairs_from_folders(root, image_dir, label_dir, source_hint)
+    pairs.sort(key=lambda pair: pair[0].name)
+    datalist: dict[str, list[dict[str, str]]] = {"training": [], "validation": []}
+    for i, (image, label) in enumerate(pairs):
+        if not image.is_file():
+            raise DatasetError(f"{image}: image listed in the dataset not found")
+        if not label.is_file():
+            raise DatasetError(f"{image}: image without a label (expected {label})")
+        image_shape, label_shape = volume_shape(image), volume_shape(label)
+        if image_shape != label_shape:
+            raise DatasetError(f"{label}: label shape {label_shape} differs from its image's {image_shape} ({image})")
+        split = "validation" if val_every and i % val_every == 0 else "training"
+        datalist[split].append({"image": str(image), "label": str(label)})
+    if not datalist["training"]:
+        raise DatasetError(f"{root}: no volume left for training")
+    return datalist
