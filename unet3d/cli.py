@@ -28,28 +28,52 @@ def _bundles(args: argparse.Namespace) -> int:
 
 
 def _segment(args: argparse.Namespace) -> int:
-    """Segment inputs with a bundle; errors end with one line naming the file and status 1."""
+    """Segment inputs with a bundle; errors end with one line naming the file and status 1.
+
+    Under ``torchrun`` each process segments its share of the inputs and rank 0 prints the
+    merged summary; a failing rank exits with status 1, and torchrun then stops the others.
+    """
     import time
 
+    from unet3d.bundle import distributed
     from unet3d.segmentation import segment
 
     start = time.perf_counter()
+    rank, world_size, device = 0, 1, args.device
+    prefix = ""
     try:
+        if distributed.launched_distributed():
+            local = distributed.init_distributed()
+            rank, world_size = distributed.rank(), distributed.world_size()
+            device = device or str(local)
+            prefix = f"rank {rank}: "
         written = segment(
             args.inputs,
             args.bundle,
             args.output_dir,
             fmt=args.format,
-            device=args.device,
+            device=device,
             overwrite=args.overwrite,
             tta=args.tta,
             series_uid=args.series_uid,
-            progress=sys.stderr.isatty(),
+            progress=sys.stderr.isatty() and rank == 0,
+            rank=rank,
+            world_size=world_size,
         )
     except (ValueError, FileExistsError, FileNotFoundError, PermissionError) as e:
-        print(f"error: {e}", file=sys.stderr)
+        print(f"error: {prefix}{e}", file=sys.stderr)
         return 1
-    print(f"segmented {len(written)} input(s) in {time.perf_counter() - start:.1f} s -> {args.output_dir}")
+    count = len(written)
+    if world_size > 1:
+        import torch.distributed as dist
+
+        counts: list = [None] * world_size
+        dist.all_gather_object(counts, count)
+        count = sum(counts)
+        distributed.finalize_distributed()
+    if rank == 0:
+        where = f" by {world_size} processes" if world_size > 1 else ""
+        print(f"segmented {count} input(s){where} in {time.perf_counter() - start:.1f} s -> {args.output_dir}")
     return 0
 
 
@@ -66,7 +90,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_bundles)
     p = sub.add_parser("segment", help="segment images, volumes or DICOM series with a bundle")
     p.add_argument(
-        "inputs", nargs="+", metavar="INPUT", help="NIfTI/NRRD/MHA files or DICOM series folders; PNG/TIFF for 2D"
+        "inputs",
+        nargs="+",
+        metavar="INPUT",
+        help="NIfTI/NRRD/MHA files, DICOM series folders, folders of such files; PNG/TIFF for 2D",
     )
     p.add_argument("--bundle", required=True, help="bundle folder, e.g. bundles/em")
     p.add_argument("--output-dir", required=True, help="folder for <input stem>_seg.<ext>")

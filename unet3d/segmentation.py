@@ -10,12 +10,14 @@ from pathlib import Path
 
 import numpy as np
 
-from unet3d.io.volume import NIFTI_SUFFIXES, InputError, input_kind, read_volume
+from unet3d.io.volume import IMAGE_2D_SUFFIXES, ITK_SUFFIXES, NIFTI_SUFFIXES, InputError, input_kind, read_volume
 from unet3d.io.writers import DEFAULT_FORMAT, SUFFIXES, write_mask
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["InputError", "output_path", "segment"]
+__all__ = ["InputError", "expand_inputs", "output_path", "segment"]
+
+FILE_SUFFIXES = (*NIFTI_SUFFIXES, *ITK_SUFFIXES, *IMAGE_2D_SUFFIXES)
 
 
 def _stem(path: Path) -> str:
@@ -39,6 +41,22 @@ def output_path(input_path: str | os.PathLike, output_dir: str | os.PathLike, fm
     return Path(output_dir) / f"{_stem(path)}_seg{SUFFIXES[fmt]}"
 
 
+def expand_inputs(inputs: Sequence[str | os.PathLike]) -> list[Path]:
+    """Inputs as paths; a folder holding NIfTI/NRRD/MHA/PNG/TIFF files stands for those files.
+
+    A folder without such files is taken as one DICOM series (see ``read_volume``). Only paths
+    are listed, so a folder of thousands of volumes costs no memory until each is read.
+    """
+    paths: list[Path] = []
+    for item in inputs:
+        path = Path(item)
+        files = []
+        if path.is_dir():
+            files = sorted(p for p in path.iterdir() if p.is_file() and p.name.lower().endswith(FILE_SUFFIXES))
+        paths.extend(files or [path])
+    return paths
+
+
 def segment(
     inputs: Sequence[str | os.PathLike],
     bundle: str | os.PathLike,
@@ -49,6 +67,8 @@ def segment(
     tta: bool = False,
     series_uid: str | None = None,
     progress: bool = False,
+    rank: int = 0,
+    world_size: int = 1,
 ) -> list[Path]:
     """Segment inputs with a bundle and write one mask per input, in the input's geometry.
 
@@ -57,7 +77,8 @@ def segment(
     that fails to read leaves no file of its own behind.
 
     Args:
-        inputs: NIfTI/NRRD/MHA files or DICOM series folders (3D bundles), PNG/TIFF (2D bundles).
+        inputs: NIfTI/NRRD/MHA files or DICOM series folders (3D bundles), PNG/TIFF (2D bundles);
+            a folder of such files stands for its files (see :func:`expand_inputs`).
         bundle: the bundle folder, e.g. ``bundles/em``.
         output_dir: where ``<stem>_seg.<ext>`` files go (created if missing).
         fmt: ``nifti``, ``dicom-seg`` or ``png``; follows the input when ``None``.
@@ -66,9 +87,12 @@ def segment(
         tta: the bundle's test-time augmentation.
         series_uid: the series to use in DICOM folders holding several.
         progress: show a progress bar over the inputs.
+        rank: this process's share of the inputs under ``torchrun``: inputs ``rank``,
+            ``rank + world_size``, ... (each output is written by exactly one process).
+        world_size: the number of processes sharing the inputs.
 
     Returns:
-        The written files, in input order.
+        The files this process wrote, in input order.
 
     Raises:
         InputError: a missing, unreadable or unsuitable input (named in the message).
@@ -78,10 +102,15 @@ def segment(
 
     from unet3d.bundle.predictor import BundlePredictor
 
-    paths = [Path(p) for p in inputs]
+    paths = expand_inputs(inputs)
     if not paths:
         raise InputError("no input given")
     outputs = [output_path(p, output_dir, fmt) for p in paths]
+    clash = next((o for i, o in enumerate(outputs) if o in outputs[:i]), None)
+    if clash is not None:
+        sources = [str(p) for p, o in zip(paths, outputs, strict=True) if o == clash]
+        raise InputError(f"{clash}: the same output name for {' and '.join(sources)}")
+    paths, outputs = paths[rank::world_size], outputs[rank::world_size]
     for out in outputs:
         if out.exists() and not overwrite:
             raise FileExistsError(f"{out}: output exists; pass --overwrite to replace it")

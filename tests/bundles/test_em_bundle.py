@@ -50,7 +50,7 @@ def test_inference_repeats_train_exactly():
     assert {k: v for k, v in infer["inferer"].items() if k != "tta"} == {
         k: v for k, v in train["inferer"].items() if k != "tta"
     }
-    image_steps = [t for t in train["load_transforms"] if t["_target_"] != "MapLabelValued"]
+    image_steps = [t for t in train["load_transforms"] if t["_target_"] != "unet3d.transforms.MembraneLabeld"]
     for ours, theirs in zip(infer["preprocessing"]["transforms"], image_steps, strict=True):
         assert {k: v for k, v in ours.items() if k != "keys"} == {k: v for k, v in theirs.items() if k != "keys"}
     assert infer["postprocessing"]["transforms"][:2] == train["postprocessing"]["transforms"]

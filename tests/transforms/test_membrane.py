@@ -39,3 +39,16 @@ def test_small_seeds_are_ignored_and_3d_works():
     assert cells == [2, 3]  # kept as a seed, the voxel would become a cell of its own
     out = MembraneMaskd("pred", channel=1, threshold=0.5)({"pred": torch.from_numpy(np.stack([1 - prob, prob]))})
     assert out["pred"].shape == (1, 6, 20, 20) and out["pred"].dtype == torch.float32
+
+
+def test_membrane_labels_from_isbi_or_masks():
+    from monai.data import MetaTensor
+
+    from unet3d.transforms import MembraneLabeld
+
+    isbi = MetaTensor(torch.tensor([[[0.0, 255.0], [255.0, 0.0]]]))
+    out = MembraneLabeld("label")({"label": isbi})["label"]
+    assert isinstance(out, MetaTensor) and out.dtype == isbi.dtype
+    assert out.tolist() == [[[1.0, 0.0], [0.0, 1.0]]]
+    mask = torch.tensor([[[1, 0], [0, 0]]], dtype=torch.uint8)
+    assert torch.equal(MembraneLabeld("label")({"label": mask})["label"], mask)

@@ -135,3 +135,35 @@ class EvaluationReport:
             json.dump(summary, f, indent=2)
         os.replace(json_path + ".tmp", json_path)
         logger.info(f"evaluation report: {csv_path}, {json_path}: {json.dumps(summary)}")
+
+
+class PublishBestModel:
+    """When training completes, copy the best checkpoint over the bundle's ``models/model.pt``.
+
+    MONAI Label serves ``models/model.pt``; after ``/train`` the next ``/infer`` must use the new
+    weights, so its training runs switch this on (``publish_model: true``). The copy is atomic
+    (temporary file, then rename). A command-line training leaves the shipped weights alone
+    unless asked, as the project never overwrites what a user has without being told to.
+
+    Args:
+        source: the best checkpoint written by ``CheckpointSaver`` (a state dict or ``{"model": ...}``).
+        target: the bundle's ``models/model.pt``.
+        enabled: off by default.
+    """
+
+    def __init__(self, source: str, target: str, enabled: bool = False) -> None:
+        self.source, self.target, self.enabled = source, target, enabled
+
+    def attach(self, engine: Engine) -> None:
+        if self.enabled:
+            engine.add_event_handler(Events.COMPLETED, self._publish)
+
+    def _publish(self, engine: Engine) -> None:
+        if not os.path.isfile(self.source):
+            logger.warning(f"{self.source}: no best checkpoint (no validation ran?); {self.target} kept")
+            return
+        state = torch.load(self.source, map_location="cpu", weights_only=True)
+        tmp = self.target + ".tmp"
+        torch.save(state.get("model", state), tmp)
+        os.replace(tmp, self.target)
+        logger.info(f"published {self.source} as {self.target}")

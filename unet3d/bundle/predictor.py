@@ -90,4 +90,5 @@ class BundlePredictor:
         with torch.inference_mode():
             pred = self.inferer(data["image"][None].to(self.device), self.network)
         data["pred"] = pred[0].cpu()
-        return self.postprocessing(data)["pred"]
+        out = self.postprocessing(data)["pred"]
+        return out[None] if out.ndim == self.spatial_dims else out  # a squeezed 2D mask gets its channel back

@@ -87,3 +87,31 @@ class MembraneMaskd(MapTransform):
             mask = membrane_mask(np.asarray(prob), self.threshold, self.seed_threshold, self.min_seed_size)[None]
             d[key] = convert_to_dst_type(mask.astype(np.float32), pred)[0]
         return d
+
+
+class MembraneLabeld(MapTransform):
+    """Dictionary transform: a stored membrane label to ``1 = membrane, 0 = cell interior``.
+
+    Two conventions are accepted, told apart by the label's maximum: ISBI 2012 (``0`` membrane,
+    ``255`` cell interior; maximum above 1) and masks as unet3d writes them and MONAI Label stores
+    corrected ones (``1`` membrane, ``0`` cell; kept as they are). A fixed ``MapLabelValued``
+    would turn a mask's cell interior (0) into membrane. An ISBI label with no cell pixel at all
+    (all 0) would be read as a mask of cells; ISBI labels always have cells.
+
+    Example::
+
+        >>> MembraneLabeld("label")({"label": torch.tensor([[0, 255], [255, 0]])})["label"]
+        tensor([[1, 0],
+                [0, 1]])
+    """
+
+    def __init__(self, keys: KeysCollection, allow_missing_keys: bool = False) -> None:
+        super().__init__(keys, allow_missing_keys)
+
+    def __call__(self, data: Mapping[Hashable, torch.Tensor]) -> dict[Hashable, torch.Tensor]:
+        d = dict(data)
+        for key in self.key_iterator(d):
+            label = d[key]
+            if label.max() > 1:
+                d[key] = convert_to_dst_type(label == 0, label, dtype=label.dtype)[0]
+        return d

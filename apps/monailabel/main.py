@@ -1,0 +1,87 @@
+"""A MONAI Label app that serves unet3d's bundles straight from the repository's ``bundles/`` folder.
+
+MONAI Label's stock ``monaibundle`` app wants bundles under ``<app>/model/<name>`` (links or
+copies) and flags to stay offline (``--conf zoo_source ngc --conf sam2 false``). This app reads
+every bundle under ``bundles/`` (or ``--conf bundles DIR``) where it is, with MONAI Label's own
+``BundleInferTask`` and ``BundleTrainTask``. Its training task adds what a labelling loop needs:
+a fresh run folder (no resuming an older run), validation every epoch, and the best model
+published to ``models/model.pt`` when training completes, so that the next ``/infer`` uses it.
+
+    monailabel start_server --app apps/monailabel --studies DATASTORE [--conf models em,hippocampus]
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+import monailabel
+from monailabel.interfaces.app import MONAILabelApp
+from monailabel.interfaces.tasks.infer_v2 import InferTask
+from monailabel.interfaces.tasks.strategy import Strategy
+from monailabel.interfaces.tasks.train import TrainTask
+from monailabel.tasks.activelearning.first import First
+from monailabel.tasks.activelearning.random import Random
+from monailabel.tasks.infer.bundle import BundleInferTask
+from monailabel.tasks.train.bundle import BundleTrainTask
+
+logger = logging.getLogger(__name__)
+
+REPO_BUNDLES = Path(__file__).resolve().parents[2] / "bundles"
+# training settings a request may carry besides MONAI Label's own (max_epochs, val_split, ...)
+PASSED_THROUGH = ("samples_per_epoch", "learning_rate", "batch_size")
+
+
+class UNet3DTrainTask(BundleTrainTask):
+    """MONAI Label's bundle training, fine-tuning from ``models/model.pt`` and publishing the result."""
+
+    def __call__(self, request: dict[str, Any], datastore: Any) -> Any:
+        self._request = request
+        return super().__call__(request, datastore)
+
+    def _update_overrides(self, overrides: dict[str, Any]) -> dict[str, Any]:
+        run_dir = os.path.join(self.bundle_path, "runs", time.strftime("monailabel-%Y%m%d-%H%M%S"))
+        overrides.update(output_dir=run_dir, resume=False, publish_model=True, val_interval=1)
+        request = getattr(self, "_request", {})
+        overrides.update({k: request[k] for k in PASSED_THROUGH if k in request})
+        return overrides
+
+
+class UNet3DApp(MONAILabelApp):
+    """Every bundle (a folder with ``configs/metadata.json``) under the bundles folder, or those named
+    in ``--conf models a,b``."""
+
+    def __init__(self, app_dir: str, studies: str, conf: dict[str, str]) -> None:
+        root = Path(conf.get("bundles", str(REPO_BUNDLES))).resolve()
+        found = {p.parent.parent.name: p.parent.parent for p in sorted(root.glob("*/configs/metadata.json"))}
+        wanted = [m.strip() for m in conf.get("models", "").split(",") if m.strip()] or list(found)
+        unknown = [m for m in wanted if m not in found]
+        if unknown:
+            raise ValueError(f"{root}: no bundle named {', '.join(unknown)} (found: {', '.join(found)})")
+        self.bundles = {name: str(found[name]) for name in wanted}
+        logger.info(f"unet3d bundles from {root}: {list(self.bundles)}")
+        super().__init__(
+            app_dir=app_dir,
+            studies=studies,
+            conf=conf,
+            name=f"unet3d bundles (MONAI Label {monailabel.__version__})",
+            description="U-Net (Ronneberger et al. 2015) bundles from unet3d",
+            version="0.1.0",
+        )
+
+    def init_infers(self) -> dict[str, InferTask]:
+        return {name: BundleInferTask(path, self.conf) for name, path in self.bundles.items()}
+
+    def init_trainers(self) -> dict[str, TrainTask]:
+        trainers: dict[str, TrainTask] = {}
+        for name, path in self.bundles.items():
+            task = UNet3DTrainTask(path, self.conf)
+            if task.is_valid():
+                trainers[name] = task
+        return trainers
+
+    def init_strategies(self) -> dict[str, Strategy]:
+        return {"random": Random(), "first": First()}

@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Create (or reuse) .venv-label: MONAI Label 0.8.5 with unet3d importable, in its own environment.
+#
+# `pip install monailabel==0.8.5` cannot share unet3d's environment: it replaces the CPU torch by a
+# CUDA build (through its torchvision pin) and its dependency pydicom-seg needs pydicom 2, while
+# highdicom (unet3d's DICOM SEG writer) needs pydicom 3. So MONAI Label gets its own venv:
+# torch==2.13.0 first (the CPU wheel), monailabel without its dependency list, then the
+# dependencies the server and the monaibundle app import, pinned, with pydicom < 3; unet3d is
+# installed without highdicom (imported only when writing DICOM SEG, which MONAI Label does not).
+# Reruns reuse the venv; `rm -rf .venv-label` rebuilds it.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+venv=.venv-label
+if [ -f "$venv/.complete" ] && "$venv/bin/python" -c "import monailabel, unet3d" 2>/dev/null; then
+    "$venv/bin/python" -m pip install -q --no-deps -e .  # the project may have changed; deps have not
+    exit 0
+fi
+rm -rf "$venv"
+python3 -m venv "$venv"
+pip="$venv/bin/python -m pip install -q"
+$pip --upgrade pip
+$pip "torch==2.13.0"
+$pip --no-deps "monailabel==0.8.5"
+$pip "monai[fire,ignite,nibabel,skimage,tensorboard,tqdm,pillow,psutil,itk]==1.6.1" \
+    "uvicorn==0.32.1" "fastapi==0.115.6" "pydantic==2.10.3" "pydantic-settings==2.7.0" "python-dotenv==1.0.1" \
+    "python-multipart==0.0.19" "httpx==0.28.1" "schedule==1.2.2" "timeloop==1.0.2" "expiringdict==1.2.2" \
+    "expiring_dict==1.1.0" "cachetools==5.5.0" "watchdog==6.0.0" "pydicom==2.4.4" "pydicom-seg==0.4.1" \
+    "pynetdicom==2.1.1" "pynrrd==1.1.1" "dicomweb-client==0.60.1" "einops==0.8.0" "filelock==3.16.1" \
+    "passlib==1.7.4" "pyjwt==2.10.1" "bcrypt==4.2.1" "shapely==2.0.6" "requests==2.32.3" \
+    "requests-toolbelt==1.0.0" "scikit-learn==1.6.0" "scipy" "pyyaml" "SimpleITK" "numpymaxflow==0.0.7" \
+    "girder-client==3.2.5" "ninja" "google-auth==2.37.0" "pytorch-ignite==0.5.5" "jsonschema"
+$pip --no-deps -e .
+"$venv/bin/python" -c "import monailabel, unet3d, unet3d.networks, unet3d.bundle; print('monailabel', monailabel.__version__)"
+touch "$venv/.complete"
