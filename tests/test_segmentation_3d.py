@@ -1,13 +1,7 @@
-"""``unet3d segment`` on 3D inputs: geometry, formats and bad input, with a small 3D test bundle.
-
-The bundle is the 3D bundles' inference pipeline (orientation, spacing, per-volume intensity
-normalisation, sliding-window inference, inversion to the input's geometry) with a small
-randomly initialised network: these tests check geometry and formats, not accuracy.
-"""
+"""``unet3d segment`` on 3D inputs with the shipped hippocampus bundle: geometry, formats, bad input."""
 
 from __future__ import annotations
 
-import json
 import subprocess
 import sys
 from pathlib import Path
@@ -16,70 +10,31 @@ import nibabel as nib
 import numpy as np
 import pydicom
 import pytest
-import torch
-import yaml
 
 from tests.conftest import REPO_ROOT
 from unet3d.io import read_dicom_seg, select_series
 from unet3d.segmentation import segment
 
-INFERENCE = {
-    "imports": ["$import torch", "$import monai", "$import unet3d"],
-    "bundle_root": ".",
-    "device": "$torch.device('cpu')",
-    "network_def": {
-        "_target_": "unet3d.networks.UNet", "spatial_dims": 3, "in_channels": 1, "out_channels": 3,
-        "features": [4, 8, 16], "padding": "same", "norm": "instance",
-    },
-    "preprocessing": {"_target_": "Compose", "transforms": [
-        {"_target_": "LoadImaged", "keys": "image"},
-        {"_target_": "EnsureChannelFirstd", "keys": "image"},
-        {"_target_": "Orientationd", "keys": "image", "axcodes": "RAS"},
-        {"_target_": "Spacingd", "keys": "image", "pixdim": [2.0, 2.0, 2.0], "mode": "bilinear"},
-        {"_target_": "NormalizeIntensityd", "keys": "image", "nonzero": True, "channel_wise": True},
-    ]},
-    "inferer": {"_target_": "SlidingWindowInferer", "roi_size": [32, 32, 32], "sw_batch_size": 4, "mode": "gaussian"},
-    "postprocessing": {"_target_": "Compose", "transforms": [
-        {"_target_": "Activationsd", "keys": "pred", "softmax": True},
-        {"_target_": "Invertd", "keys": "pred", "transform": "@preprocessing", "orig_keys": "image",
-         "nearest_interp": False, "to_tensor": True},
-        {"_target_": "AsDiscreted", "keys": "pred", "argmax": True},
-    ]},
-}  # fmt: skip
-METADATA = {
-    "version": "0.0.1",
-    "network_data_format": {
-        "inputs": {"image": {"num_channels": 1, "spatial_shape": [32, 32, 32]}},
-        "outputs": {"pred": {"num_channels": 3, "channel_def": {"0": "background", "1": "anterior", "2": "posterior"}}},
-    },
-    "dicom_seg_codes": {"1": {"type": ["5366008", "SCT", "Hippocampus"]}},
-}
+BUNDLE = REPO_ROOT / "bundles/hippocampus"
 
 
 @pytest.fixture(scope="module")
-def bundle3d(tmp_path_factory) -> Path:
-    root = tmp_path_factory.mktemp("bundle3d")
-    (root / "configs").mkdir()
-    (root / "models").mkdir()
-    (root / "configs/inference.yaml").write_text(yaml.safe_dump(INFERENCE))
-    (root / "configs/metadata.json").write_text(json.dumps(METADATA))
-    from unet3d.networks import UNet
-
-    torch.manual_seed(0)
-    net = UNet(3, 1, 3, features=(4, 8, 16), padding="same", norm="instance")
-    torch.save(net.state_dict(), root / "models/model.pt")
-    return root
+def bundle3d() -> Path:
+    return BUNDLE
 
 
 @pytest.mark.slow
 def test_nifti_in_nifti_out_keeps_geometry(data_dir, bundle3d, tmp_path):
     src = data_dir / "msd_hippocampus/imagesTr/hippocampus_001.nii.gz"
-    (out,) = segment([src], bundle3d, tmp_path)
-    assert out == tmp_path / "hippocampus_001_seg.nii.gz"
+    res = cli(str(src), "--bundle", "bundles/hippocampus", "--output-dir", str(tmp_path))
+    assert res.returncode == 0, res.stderr[-2000:]
+    assert "segmented 1 input(s)" in res.stdout
+    out = tmp_path / "hippocampus_001_seg.nii.gz"
     ref, mask = nib.load(src), nib.load(out)
     assert mask.shape == ref.shape
     np.testing.assert_allclose(mask.affine, ref.affine, atol=1e-6)
-    assert set(np.unique(np.asarray(mask.dataobj))) <= {0, 1, 2}
+    assert set(np.unique(np.asarray(mask.dataobj))) == {0, 1, 2}
+    assert np.asarray(mask.header.get_data_dtype()) == np.uint8
 
 
 @pytest.mark.slow
@@ -99,7 +54,7 @@ def test_dicom_seg_equals_nifti_voxel_for_voxel(data_dir, bundle3d, tmp_path, se
     referenced = {r.ReferencedSOPInstanceUID for r in ds.ReferencedSeriesSequence[0].ReferencedInstanceSequence}
     assert referenced == {h.SOPInstanceUID for h in headers} and "" not in referenced
     labels, names = read_dicom_seg(seg_path, headers)  # (slices, rows, columns)
-    assert set(names.values()) <= {"anterior", "posterior"}
+    assert set(names.values()) <= {"anterior hippocampus", "posterior hippocampus"}
     nifti = np.asarray(nib.load(nii_path).dataobj)  # (x, y, z) = (columns, rows, slices)
     assert nifti.any()
     np.testing.assert_array_equal(labels.transpose(2, 1, 0), nifti)

@@ -32,6 +32,8 @@ from tests.conftest import REPO_ROOT
 
 VENV = REPO_ROOT / ".venv-label"
 STARTUP_S = 240
+# the `monailabel` script runs whatever `python` comes first on PATH: call the venv's interpreter
+MONAILABEL = [str(VENV / "bin/python"), "-m", "monailabel.main"]
 
 
 @pytest.fixture(scope="module")
@@ -76,7 +78,7 @@ class Server:
     def __init__(self, app: Path, studies: Path, conf: dict[str, str], log: Path) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        cmd = [str(VENV / "bin/monailabel"), "start_server", "--app", str(app), "--studies", str(studies),
+        cmd = [*MONAILABEL, "start_server", "--app", str(app), "--studies", str(studies),
                "--host", "127.0.0.1", "--port", str(self.port)]  # fmt: skip
         for key, value in conf.items():
             cmd += ["--conf", key, value]
@@ -198,7 +200,7 @@ def test_own_app_infers_trains_and_survives_bad_requests(own_server, studies, bu
 @pytest.mark.slow
 def test_stock_monaibundle_app_serves_both_bundles(label_venv, studies, bundles_copy, tmp_path):
     apps = tmp_path / "apps"
-    res = subprocess.run([str(VENV / "bin/monailabel"), "apps", "--download", "--name", "monaibundle", "--output",
+    res = subprocess.run([*MONAILABEL, "apps", "--download", "--name", "monaibundle", "--output",
                           str(apps)], capture_output=True, text=True, timeout=120)  # fmt: skip
     assert res.returncode == 0, res.stderr[-2000:]
     app = apps / "monaibundle"
