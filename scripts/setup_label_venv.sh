@@ -4,9 +4,12 @@
 # `pip install monailabel==0.8.5` cannot share unet3d's environment: it replaces the CPU torch by a
 # CUDA build (through its torchvision pin) and its dependency pydicom-seg needs pydicom 2, while
 # highdicom (unet3d's DICOM SEG writer) needs pydicom 3. So MONAI Label gets its own venv:
-# torch==2.13.0 first (the CPU wheel), monailabel without its dependency list, then the
-# dependencies the server and the monaibundle app import, pinned, with pydicom < 3; unet3d is
-# installed without highdicom (imported only when writing DICOM SEG, which MONAI Label does not).
+# torch==2.14.1 + torchvision==0.29.1 (MONAI Label imports torchvision, and the registry has no
+# torchvision for the local CPU torch 2.13.0; this pair runs on the CPU too), monailabel without its
+# dependency list, then the dependencies the server and the monaibundle app import, pinned, with
+# pydicom < 3 and MONAI 1.5.1 (MONAI 1.6's Spacingd updates every `image_*` key as a meta dict,
+# and MONAI Label puts the string `image_path` there); unet3d is installed without highdicom
+# (imported only when writing DICOM SEG, which MONAI Label does not).
 # Reruns reuse the venv; `rm -rf .venv-label` rebuilds it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -19,9 +22,9 @@ rm -rf "$venv"
 python3 -m venv "$venv"
 pip="$venv/bin/python -m pip install -q"
 $pip --upgrade pip
-$pip "torch==2.13.0"
+$pip "torch==2.14.1" "torchvision==0.29.1"
 $pip --no-deps "monailabel==0.8.5"
-$pip "monai[fire,ignite,nibabel,skimage,tensorboard,tqdm,pillow,psutil,itk]==1.6.1" \
+$pip "monai[fire,ignite,nibabel,skimage,tensorboard,tqdm,pillow,psutil,itk]==1.5.1" \
     "uvicorn==0.32.1" "fastapi==0.115.6" "pydantic==2.10.3" "pydantic-settings==2.7.0" "python-dotenv==1.0.1" \
     "python-multipart==0.0.19" "httpx==0.28.1" "schedule==1.2.2" "timeloop==1.0.2" "expiringdict==1.2.2" \
     "expiring_dict==1.1.0" "cachetools==5.5.0" "watchdog==6.0.0" "pydicom==2.4.4" "pydicom-seg==0.4.1" \

@@ -72,6 +72,25 @@ class UNet3DApp(MONAILabelApp):
             version="0.1.0",
         )
 
+    def infer(self, request: dict[str, Any], datastore: Any = None) -> Any:
+        """MONAI Label's inference, with its failures turned into HTTP errors that say what went wrong
+        (the stock server answers every one with a bare "500 Internal Server Error")."""
+        from fastapi import HTTPException
+
+        model = request.get("model")
+        if model not in self._infers:
+            raise HTTPException(404, f"unknown model {model!r}; this server has: {', '.join(self._infers)}")
+        image = str(request.get("image", ""))
+        if image and not os.path.exists(image) and not (datastore or self.datastore()).get_image_uri(image):
+            raise HTTPException(404, f"image {image!r} is not in the datastore")
+        try:
+            return super().infer(request, datastore)
+        except HTTPException:
+            raise
+        except Exception as e:  # readers and transforms raise many kinds; all mean "cannot segment this"
+            logger.exception(f"inference with {model} on {image} failed")
+            raise HTTPException(422, f"cannot segment {os.path.basename(image)} with {model}: {e}") from e
+
     def init_infers(self) -> dict[str, InferTask]:
         return {name: BundleInferTask(path, self.conf) for name, path in self.bundles.items()}
 
