@@ -24,7 +24,7 @@ pip="$venv/bin/python -m pip install -q"
 $pip --upgrade pip
 $pip "torch==2.14.1" "torchvision==0.29.1"
 $pip --no-deps "monailabel==0.8.5"
-$pip "monai[fire,ignite,nibabel,skimage,tensorboard,tqdm,pillow,psutil,itk]==1.5.1" \
+$pip "monai==1.5.1" "fire" "nibabel" "scikit-image" "tensorboard" "tqdm" "pillow" "psutil" \
     "uvicorn==0.32.1" "fastapi==0.115.6" "pydantic==2.10.3" "pydantic-settings==2.7.0" "python-dotenv==1.0.1" \
     "python-multipart==0.0.19" "httpx==0.28.1" "schedule==1.2.2" "timeloop==1.0.2" "expiringdict==1.2.2" \
     "expiring_dict==1.1.0" "cachetools==5.5.0" "watchdog==6.0.0" "pydicom==2.4.4" "pydicom-seg==0.4.1" \

@@ -30,6 +30,9 @@ from PIL import Image
 
 from tests.conftest import REPO_ROOT
 
+# opt-in (`pytest -m monailabel`): the from-scratch build of .venv-label has not yet run green in CI
+pytestmark = pytest.mark.monailabel
+
 VENV = REPO_ROOT / ".venv-label"
 STARTUP_S = 240
 # the `monailabel` script runs whatever `python` comes first on PATH: call the venv's interpreter
