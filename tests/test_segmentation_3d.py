@@ -34,7 +34,7 @@ def test_nifti_in_nifti_out_keeps_geometry(data_dir, bundle3d, tmp_path):
     assert mask.shape == ref.shape
     np.testing.assert_allclose(mask.affine, ref.affine, atol=1e-6)
     assert set(np.unique(np.asarray(mask.dataobj))) == {0, 1, 2}
-    assert np.asarray(mask.header.get_data_dtype()) == np.uint8
+    assert mask.header.get_data_dtype() == np.dtype(np.uint8)
 
 
 @pytest.mark.slow
