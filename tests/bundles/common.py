@@ -39,3 +39,14 @@ def verify_bundle(name: str, export_dir, example_shape: tuple[int, ...]) -> tupl
     scripted = torch.jit.load(str(ts))
     with torch.no_grad():
         return tuple(scripted(torch.rand(*example_shape)).shape)
+
+
+def check_layout(bundle) -> None:
+    """The model-zoo layout MONAI Label needs, root links to ``configs/``, weights under 10 MB."""
+    for rel in ("configs/metadata.json", "configs/train.yaml", "configs/inference.yaml", "configs/evaluate.yaml",
+                "configs/logging.conf", "models/model.pt", "docs/README.md", "LICENSE"):  # fmt: skip
+        assert (bundle / rel).is_file(), rel
+    for name in ("train.yaml", "inference.yaml", "evaluate.yaml", "metadata.json", "logging.conf"):
+        link = bundle / name
+        assert link.is_symlink() and link.resolve() == (bundle / "configs" / name).resolve()
+    assert (bundle / "models/model.pt").stat().st_size < 10 * 2**20

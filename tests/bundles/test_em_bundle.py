@@ -16,7 +16,7 @@ import yaml
 from ignite.engine import Events
 from PIL import Image
 
-from tests.bundles.common import bundle_cmd, run, verify_bundle
+from tests.bundles.common import bundle_cmd, check_layout, run, verify_bundle
 from tests.conftest import REPO_ROOT
 
 BUNDLE = REPO_ROOT / "bundles/em"
@@ -34,13 +34,7 @@ def load(name: str) -> dict:
 
 
 def test_layout_and_links():
-    for rel in ("configs/metadata.json", "configs/train.yaml", "configs/inference.yaml", "configs/evaluate.yaml",
-                "configs/logging.conf", "models/model.pt", "docs/README.md", "LICENSE"):  # fmt: skip
-        assert (BUNDLE / rel).is_file(), rel
-    for name in ("train.yaml", "inference.yaml", "evaluate.yaml", "metadata.json", "logging.conf"):
-        link = BUNDLE / name
-        assert link.is_symlink() and link.resolve() == (BUNDLE / "configs" / name).resolve()
-    assert (BUNDLE / "models/model.pt").stat().st_size < 10 * 2**20
+    check_layout(BUNDLE)
 
 
 def test_inference_repeats_train_exactly():
