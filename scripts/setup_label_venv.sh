@@ -10,10 +10,11 @@
 # pydicom < 3 and MONAI 1.5.1 (MONAI 1.6's Spacingd updates every `image_*` key as a meta dict,
 # and MONAI Label puts the string `image_path` there); unet3d is installed without highdicom
 # (imported only when writing DICOM SEG, which MONAI Label does not).
-# Reruns reuse the venv; `rm -rf .venv-label` rebuilds it.
+# Reruns reuse the venv; `rm -rf .venv-label` rebuilds it. UNET3D_LABEL_VENV puts it elsewhere
+# (a cache shared between clones, say); the project is re-linked into it on every run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-venv=.venv-label
+venv="${UNET3D_LABEL_VENV:-.venv-label}"
 if [ -f "$venv/.complete" ] && "$venv/bin/python" -c "import monailabel, unet3d" 2>/dev/null; then
     "$venv/bin/python" -m pip install -q --no-deps -e .  # the project may have changed; deps have not
     exit 0
