@@ -1,20 +1,26 @@
 """Inference speed and memory: ``unet3d segment`` against plain MONAI ``sliding_window_inference``.
 
-Both sides use the same bundle network and weights, the same reading, preprocessing (orientation,
-spacing, normalisation), inversion to the input's geometry and NIfTI writing; they differ in the
-sliding-window step only:
+Both sides use the same bundle network and weights, the same reading, preprocessing, inversion to
+the input's geometry and writing; they differ in the window step only:
 
-- ``unet3d``: ``unet3d.segment(...)``, i.e. the bundle's ``inferer`` (gaussian blending, its
-  overlap and window batch) under ``torch.inference_mode``;
+- ``unet3d``: ``unet3d.segment(...)``, i.e. the bundle's ``inferer`` (3D: gaussian blending, its
+  overlap and window batch; 2D EM: overlap-tile with mirrored borders) under ``torch.inference_mode``;
 - ``plain``: ``monai.inferers.sliding_window_inference(x, roi_size, sw_batch_size=1, net)`` with
-  MONAI's defaults (overlap 0.25, constant blending) under ``torch.no_grad``.
+  MONAI's defaults (overlap 0.25, constant blending) under ``torch.no_grad``. For the EM network
+  (valid convolutions, output smaller than input) each window is the output tile (388 px) and the
+  network sees it mirror-padded by its border (92 px), the usual way to fit such a network into
+  MONAI's inferer.
 
-Each (method, case) runs in a fresh subprocess, so peak resident memory (``ru_maxrss``) is its own.
-Cases: a hippocampus volume as stored, and a CT-sized volume: the real CT series resampled to
+Test-time augmentation is off on both sides. Each (method, case, repeat) runs in a fresh
+subprocess, so peak resident memory (``ru_maxrss``) is its own. Cases: ``em``, an ISBI 2012 test
+slice (512x512); ``hippocampus``, a volume as stored; ``ct_sized``, the real CT series resampled to
 512x512x200 voxels and stored with 1 mm spacing, so that the bundle (which works at 1 mm) sees all
-52 M voxels. Prints a table and writes JSON; the figures are medians over ``--repeats`` runs.
+52 M voxels. The same run measures the machine's convolution throughput
+(:func:`benchmarks.common.conv_peak_gflops`) and reports the share of it that each inference
+reaches: convolution FLOPs executed / whole ``segment`` time (reading and writing included).
+Prints a table and writes JSON; times are medians over the repeats, with min-max.
 
-    .venv/bin/python benchmarks/infer.py --bundle bundles/hippocampus --repeats 3 --json out/infer.json
+    .venv/bin/python benchmarks/infer.py --repeats 3 --ct-repeats 1 --json out/infer.json
 """
 
 from __future__ import annotations
@@ -23,15 +29,16 @@ import argparse
 import json
 import os
 import resource
-import statistics
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
-DATA = Path(os.environ.get("UNET3D_DATA", REPO.parent / "shared" / "data"))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from benchmarks.common import DATA, REPO, FlopCounter, conv_peak_gflops, dice, summary
+
+BUNDLES = {"em": "em", "hippocampus": "hippocampus", "ct_sized": "hippocampus"}
 
 
 def make_ct_sized(path: Path, shape: tuple[int, int, int] = (512, 512, 200)) -> Path:
@@ -50,49 +57,69 @@ def make_ct_sized(path: Path, shape: tuple[int, int, int] = (512, 512, 200)) -> 
     return path
 
 
-def dice(a, b) -> float:
-    """Mean Dice over the foreground labels present in either mask (1.0 when both are empty)."""
+def read_mask(path: Path):
+    """A written mask as an array (NIfTI or PNG)."""
     import numpy as np
 
-    scores = []
-    for label in sorted(set(np.unique(a)) | set(np.unique(b)) - {0}):
-        x, y = a == label, b == label
-        scores.append(2 * np.sum(x & y) / (np.sum(x) + np.sum(y)))
-    return float(np.mean(scores)) if scores else 1.0
+    if path.suffix == ".png":
+        from PIL import Image
+
+        return np.asarray(Image.open(path))
+    import nibabel as nib
+
+    return np.asarray(nib.load(path).dataobj)
 
 
 def worker(method: str, bundle: str, src: str, out_dir: str) -> dict:
-    """One timed segmentation in this process; returns seconds, voxels and peak RSS."""
-    import numpy as np
+    """One timed segmentation in this process: seconds, voxels, FLOPs executed, peak RSS."""
     import torch
     from monai.inferers import sliding_window_inference
 
+    import unet3d.bundle.predictor as predictor_module
+    from unet3d.inferers.overlap_tile import mirror_pad
+    from unet3d.io import read_volume
     from unet3d.segmentation import segment
 
-    voxels = int(np.prod(__import__("nibabel").load(src).shape))
+    voxels = int(read_volume(src).image.numel())
+    predictors = []
+    original_init = predictor_module.BundlePredictor.__init__
+
+    def init(self, *args, **kwargs):
+        original_init(self, *args, **kwargs)
+        if hasattr(self.inferer, "tta"):
+            self.inferer.tta = False  # both sides without test-time augmentation
+        self.counter = FlopCounter(self.network)
+        predictors.append(self)
+        if method != "plain":
+            return
+        net = self.network
+        if getattr(net, "valid", False):  # valid convolutions: window = output tile, network sees it mirrored
+            roi = tuple(net.output_size(self.inferer.roi_size))
+            border = net.border()
+
+            def run(x):
+                return net(mirror_pad(x, [(border, border)] * (x.dim() - 2)))
+        else:
+            roi, run = tuple(self.inferer.roi_size), net
+        self.inferer = lambda x, _net: sliding_window_inference(x, roi, 1, run)  # MONAI's defaults
+
+    def plain_call(self, image):
+        data = self.preprocessing({"image": image})
+        with torch.no_grad():
+            data["pred"] = self.inferer(data["image"][None].to(self.device), self.network)[0].cpu()
+        out = self.postprocessing(data)["pred"]
+        return out[None] if out.ndim == self.spatial_dims else out
+
+    predictor_module.BundlePredictor.__init__ = init  # type: ignore[method-assign]
     if method == "plain":
-        import unet3d.bundle.predictor as predictor_module
-
-        original_init = predictor_module.BundlePredictor.__init__
-
-        def plain_init(self, *args, **kwargs):
-            original_init(self, *args, **kwargs)
-            roi = tuple(self.inferer.roi_size)
-            self.inferer = lambda x, net: sliding_window_inference(x, roi, 1, net)  # MONAI defaults
-
-        def plain_call(self, image):
-            data = self.preprocessing({"image": image})
-            with torch.no_grad():
-                data["pred"] = self.inferer(data["image"][None].to(self.device), self.network)[0].cpu()
-            return self.postprocessing(data)["pred"]
-
-        predictor_module.BundlePredictor.__init__ = plain_init  # type: ignore[method-assign]
         predictor_module.BundlePredictor.__call__ = plain_call  # type: ignore[method-assign]
     start = time.perf_counter()
-    segment([src], bundle, out_dir, fmt="nifti", device="cpu", overwrite=True)
+    written = segment([src], bundle, out_dir, device="cpu", overwrite=True)
     seconds = time.perf_counter() - start
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    return {"seconds": seconds, "voxels": voxels, "peak_mb": peak_mb, "threads": torch.get_num_threads()}
+    counter = predictors[0].counter
+    return {"seconds": seconds, "voxels": voxels, "peak_mb": peak_mb, "threads": torch.get_num_threads(),
+            "conv_gflop": counter.flops / 1e9, "network_calls": counter.calls, "output": str(written[0])}  # fmt: skip
 
 
 def run_worker(method: str, bundle: str, src: Path, out_dir: Path) -> dict:
@@ -103,14 +130,32 @@ def run_worker(method: str, bundle: str, src: Path, out_dir: Path) -> dict:
     return json.loads(res.stdout.strip().splitlines()[-1])
 
 
+def print_table(peak: dict, results: list[dict]) -> None:
+    print(f"conv throughput of this machine (64->64 ch, 3x3x3, 64^3, {peak['threads']} threads): "
+          f"{peak['gflops_median']:.1f} GFLOP/s ({peak['gflops_min']:.1f}-{peak['gflops_max']:.1f})")  # fmt: skip
+    print(f"{'case':12} {'method':7} {'shape':>12} {'s/item (min-max)':>24} {'voxels/s':>9} {'peak MB':>8} "
+          f"{'GFLOP/s':>8} {'of peak':>7}")  # fmt: skip
+    for r in results:
+        t = r["seconds"]
+        span = f"{t['median']:.2f} ({t['min']:.2f}-{t['max']:.2f})"
+        shape = "x".join(map(str, r["shape"]))
+        print(f"{r['case']:12} {r['method']:7} {shape:>12} {span:>24} {r['voxels_per_s']:9.3g} "
+              f"{r['peak_rss_mb']:8.0f} {r['gflops']:8.1f} {r['share_of_conv_peak']:7.0%}")  # fmt: skip
+    for case in dict.fromkeys(r["case"] for r in results):
+        ours, plain = (next(r for r in results if r["case"] == case and r["method"] == m) for m in ("unet3d", "plain"))
+        speedup = plain["seconds"]["median"] / ours["seconds"]["median"]
+        print(f"{case}: unet3d is {speedup:.2f}x plain MONAI; mask agreement Dice {ours['mask_dice_vs_other']:.4f}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--bundle", default=str(REPO / "bundles" / "hippocampus"))
+    parser.add_argument("--bundles", default=str(REPO / "bundles"), help="holds em/ and hippocampus/")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--ct-repeats", type=int, default=1, help="repeats on the CT-sized volume (slow)")
-    parser.add_argument("--cases", nargs="+", default=["hippocampus", "ct_sized"])
+    parser.add_argument("--cases", nargs="+", default=["em", "hippocampus", "ct_sized"], choices=list(BUNDLES))
     parser.add_argument("--json", type=Path, default=None, help="also write the results here")
     parser.add_argument("--worker", choices=["unet3d", "plain"], help=argparse.SUPPRESS)
+    parser.add_argument("--bundle", help=argparse.SUPPRESS)
     parser.add_argument("--src", help=argparse.SUPPRESS)
     parser.add_argument("--out", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -118,49 +163,41 @@ def main() -> None:
         print(json.dumps(worker(args.worker, args.bundle, args.src, args.out)))
         return
 
-    import nibabel as nib
-    import numpy as np
-
+    peak = conv_peak_gflops()
     results = []
     with tempfile.TemporaryDirectory() as tmp:
         sources = {
+            "em": DATA / "isbi2012" / "test" / "images" / "slice_00.png",
             "hippocampus": DATA / "msd_hippocampus" / "imagesTr" / "hippocampus_001.nii.gz",
             "ct_sized": Path(tmp) / "ct_sized.nii.gz",
         }
         if "ct_sized" in args.cases:
             make_ct_sized(sources["ct_sized"])
         for case in args.cases:
-            src = sources[case]
+            src, bundle = sources[case], str(Path(args.bundles) / BUNDLES[case])
             repeats = args.ct_repeats if case == "ct_sized" else args.repeats
             masks = {}
             for method in ("unet3d", "plain"):
-                out = Path(tmp) / method
-                runs = [run_worker(method, args.bundle, src, out) for _ in range(repeats)]
-                secs = [r["seconds"] for r in runs]
-                masks[method] = np.asarray(nib.load(out / src.name.replace(".nii.gz", "_seg.nii.gz")).dataobj)
+                out = Path(tmp) / case / method
+                runs = [run_worker(method, bundle, src, out) for _ in range(repeats)]
+                masks[method] = read_mask(Path(runs[0]["output"]))
+                secs = summary([r["seconds"] for r in runs])
+                gflops = runs[0]["conv_gflop"] / secs["median"]
                 results.append({
-                    "case": case, "method": method, "shape": list(nib.load(src).shape), "repeats": repeats,
-                    "seconds_median": statistics.median(secs), "seconds_min": min(secs), "seconds_max": max(secs),
-                    "voxels_per_s": runs[0]["voxels"] / statistics.median(secs),
+                    "case": case, "method": method, "shape": list(masks[method].shape), "repeats": repeats,
+                    "seconds": secs, "voxels_per_s": runs[0]["voxels"] / secs["median"],
                     "peak_rss_mb": max(r["peak_mb"] for r in runs), "threads": runs[0]["threads"],
+                    "conv_gflop": runs[0]["conv_gflop"], "network_calls": runs[0]["network_calls"],
+                    "gflops": gflops, "share_of_conv_peak": gflops / peak["gflops_median"],
                 })  # fmt: skip
             agreement = dice(masks["unet3d"], masks["plain"])
             for r in results[-2:]:
                 r["mask_dice_vs_other"] = agreement
-    header = f"{'case':12} {'method':7} {'shape':>16} {'s/volume (min-max)':>24} {'voxels/s':>11} {'peak MB':>8}"
-    print(header)
-    for r in results:
-        span = f"{r['seconds_median']:.2f} ({r['seconds_min']:.2f}-{r['seconds_max']:.2f})"
-        shape = "x".join(map(str, r["shape"]))
-        rate, peak = r["voxels_per_s"], r["peak_rss_mb"]
-        print(f"{r['case']:12} {r['method']:7} {shape:>16} {span:>24} {rate:11.3g} {peak:8.0f}")
-    for case in args.cases:
-        ours, plain = (next(r for r in results if r["case"] == case and r["method"] == m) for m in ("unet3d", "plain"))
-        speedup = plain["seconds_median"] / ours["seconds_median"]
-        print(f"{case}: unet3d is {speedup:.2f}x plain MONAI; mask agreement Dice {ours['mask_dice_vs_other']:.4f}")
+    print_table(peak, results)
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps({"machine": os.uname().machine, "cpus": os.cpu_count(), "results": results}))
+        machine = {"machine": os.uname().machine, "cpus": os.cpu_count(), "conv_peak": peak}
+        args.json.write_text(json.dumps({**machine, "results": results}, indent=1))
 
 
 if __name__ == "__main__":
