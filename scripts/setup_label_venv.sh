@@ -32,8 +32,8 @@ $pip "monai==1.5.1" "fire" "nibabel" "scikit-image" "tensorboard" "tqdm" "pillow
     "pynetdicom==2.1.1" "pynrrd==1.1.1" "dicomweb-client==0.60.1" "einops==0.8.0" "filelock==3.16.1" \
     "passlib==1.7.4" "pyjwt==2.10.1" "bcrypt==4.2.1" "shapely==2.0.6" "requests==2.32.3" \
     "requests-toolbelt==1.0.0" "scikit-learn==1.6.0" "scipy" "pyyaml" "SimpleITK" "numpymaxflow==0.0.7" \
-    "girder-client==3.2.5" "ninja" "google-auth==2.37.0" "pytorch-ignite==0.5.5" "jsonschema" \
+    "itk==5.4.7" "girder-client==3.2.5" "ninja" "google-auth==2.37.0" "pytorch-ignite==0.5.5" "jsonschema" \
     "setuptools<81"  # monailabel imports pkg_resources, gone from setuptools 81
 $pip --no-deps -e .
-"$venv/bin/python" -c "import monailabel, unet3d, unet3d.networks, unet3d.bundle; print('monailabel', monailabel.__version__)"
+"$venv/bin/python" -c "import monailabel, monailabel.interfaces.app, unet3d.networks, unet3d.bundle; print('monailabel', monailabel.__version__)"  # what the server imports
 touch "$venv/.complete"

@@ -1,10 +1,11 @@
 """End to end: the real MONAI Label server (its own venv) serving unet3d bundles on 127.0.0.1.
 
-Builds ``.venv-label`` (or ``$UNET3D_LABEL_VENV``) with ``scripts/setup_label_venv.sh`` when it is missing (reused otherwise),
-starts ``monailabel start_server`` on a free loopback port with a small datastore from the real
-data, calls ``/info/``, ``/infer/em``, ``/infer/hippocampus`` and a short ``/train/em``, checks
-the masks, bad requests and the server's survival, and stops the server. Bundles are copied to a
-temporary folder first, so training publishes its weights there, not over the shipped ones.
+Builds ``.venv-label`` (or ``$UNET3D_LABEL_VENV``) with ``scripts/setup_label_venv.sh`` when it
+is missing (reused otherwise), starts ``monailabel start_server`` on a free loopback port with a
+small datastore from the real data, calls ``/info/``, ``/infer/em``, ``/infer/hippocampus`` and a
+short ``/train/em``, checks the masks, bad requests and the server's survival, and stops the
+server. Bundles are copied to a temporary folder first, so training publishes its weights there,
+not over the shipped ones.
 """
 
 from __future__ import annotations

@@ -39,7 +39,15 @@ def test_layout_and_links():
 
 def test_inference_repeats_train_exactly():
     train, infer = load("train.yaml"), load("inference.yaml")
-    for key in ("network_def", "patch_size", "spatial_dims", "membrane_threshold", "seed_threshold", "min_seed_size"):
+    for key in (
+        "network_def",
+        "patch_size",
+        "tile_size",
+        "spatial_dims",
+        "membrane_threshold",
+        "seed_threshold",
+        "min_seed_size",
+    ):
         assert infer[key] == train[key], key
     assert {k: v for k, v in infer["inferer"].items() if k != "tta"} == {
         k: v for k, v in train["inferer"].items() if k != "tta"
