@@ -7,9 +7,9 @@ the input's geometry and writing; they differ in the window step only:
   overlap and window batch; 2D EM: overlap-tile with mirrored borders) under ``torch.inference_mode``;
 - ``plain``: ``monai.inferers.sliding_window_inference(x, roi_size, sw_batch_size=1, net)`` with
   MONAI's defaults (overlap 0.25, constant blending) under ``torch.no_grad``. For the EM network
-  (valid convolutions, output smaller than input) each window is the output tile (388 px) and the
-  network sees it mirror-padded by its border (92 px), the usual way to fit such a network into
-  MONAI's inferer.
+  (valid convolutions, output smaller than input) each window is the output tile of the training
+  patch (388 px for 572) and the network sees it mirror-padded by its border (92 px), the usual
+  way to fit such a network into MONAI's inferer.
 
 A third method, ``unet3d-constant`` (on ``--constant-too`` cases), is ``unet3d`` with plain's
 constant blending: it separates what the blending changes in the mask from what the speed-ups
@@ -92,6 +92,9 @@ def worker(method: str, bundle: str, src: str, out_dir: str) -> dict:
             self.inferer.tta = False  # both sides without test-time augmentation
         self.counter = FlopCounter(self.network)
         predictors.append(self)
+        if method != "plain":  # count what the bundle's own choice of runner executes
+            choose = self.runner_for
+            self.runner_for = lambda image: self.counter.wrap(choose(image))
         if method == "unet3d-constant" and hasattr(self.inferer, "mode"):  # the bundle's inferer, plain's blending
             from monai.inferers import SlidingWindowInferer
 
@@ -99,15 +102,15 @@ def worker(method: str, bundle: str, src: str, out_dir: str) -> dict:
             self.inferer = SlidingWindowInferer(i.roi_size, i.sw_batch_size, i.overlap, mode="constant")
         if method != "plain":
             return
-        net = self.network
+        net, counted = self.network, self.counter.wrap(self.network)
         if getattr(net, "valid", False):  # valid convolutions: window = output tile, network sees it mirrored
-            roi = tuple(net.output_size(self.inferer.roi_size))
+            roi = tuple(net.output_size(self.input_spec["spatial_shape"]))  # the training patch's output
             border = net.border()
 
             def run(x):
-                return net(mirror_pad(x, [(border, border)] * (x.dim() - 2)))
+                return counted(mirror_pad(x, [(border, border)] * (x.dim() - 2)))
         else:
-            roi, run = tuple(self.inferer.roi_size), net
+            roi, run = tuple(self.inferer.roi_size), counted
         self.inferer = lambda x, _net: sliding_window_inference(x, roi, 1, run)  # MONAI's defaults
 
     def plain_call(self, image):

@@ -5,11 +5,12 @@ voxels, and for the EM network (2D, valid convolutions) a 512x512 slice through 
 inferer. Each row gives seconds per window (or per slice; median and min-max over ``--repeats``)
 and the largest absolute difference of the logits from the reference row, so an idea that
 changes the output beyond floating-point noise shows it. Ideas: ``torch.no_grad`` against
-``torch.inference_mode``, windows per network call, channels-last memory, TorchScript (traced and
-frozen), ``torch.compile`` (its compile time printed apart), one thread against all, and for the
-EM network tile sizes up to the whole slice in one tile (exact for overlap-tile: tile origins are
-aligned to the pooling grid). Conv+norm folding does not apply: instance norm uses each window's
-own statistics, and the EM network has no normalisation.
+``torch.inference_mode``, windows per network call, channels-last memory, TorchScript (scripted
+and frozen, or ``optimize_for_inference``), ``torch.compile`` (its compile time printed apart),
+one thread against all, and for the EM network tile sizes up to the whole slice in one tile
+(exact for overlap-tile: tile origins are aligned to the pooling grid). Conv+norm folding does
+not apply: instance norm uses each window's own statistics, and the EM network has no
+normalisation.
 
     .venv/bin/python benchmarks/infer_options.py --json out/infer_options.json
 """
@@ -71,9 +72,10 @@ def hippocampus_rows(repeats: int) -> list[dict]:
     net_cl = load("hippocampus").to(memory_format=torch.channels_last_3d)
     x4_cl = x4.contiguous(memory_format=torch.channels_last_3d)
     rows.append(row("channels-last, 4 windows", under(torch.inference_mode, net_cl, x4_cl), 4, ref, repeats))
-    with torch.inference_mode():
-        frozen = torch.jit.freeze(torch.jit.trace(load("hippocampus"), x4, check_trace=False))
-    rows.append(row("TorchScript traced+frozen, 4 windows", under(torch.inference_mode, frozen, x4), 4, ref, repeats))
+    frozen = torch.jit.freeze(torch.jit.script(load("hippocampus")))
+    rows.append(row("TorchScript scripted+frozen, 4 windows", under(torch.inference_mode, frozen, x4), 4, ref, repeats))
+    optimized = torch.jit.optimize_for_inference(torch.jit.script(load("hippocampus")))
+    rows.append(row("optimize_for_inference, 4 windows", under(torch.inference_mode, optimized, x4), 4, ref, repeats))
     start = time.perf_counter()
     compiled = torch.compile(load("hippocampus"))
     with torch.inference_mode():

@@ -1,0 +1,49 @@
+"""BundlePredictor: large inputs run through a TorchScript-frozen copy with the same result."""
+
+from __future__ import annotations
+
+import torch
+from monai.data import MetaTensor
+
+import unet3d.bundle.predictor as predictor_module
+from tests.conftest import REPO_ROOT
+from unet3d.bundle.predictor import FREEZE_MIN_WINDOWS, BundlePredictor, frozen
+
+HIPPOCAMPUS = REPO_ROOT / "bundles" / "hippocampus"
+
+
+def test_frozen_copy_gives_the_same_logits_and_keeps_geometry_attributes():
+    predictor = BundlePredictor(HIPPOCAMPUS, device="cpu")
+    net = predictor.network
+    copy = frozen(net)
+    assert isinstance(copy, torch.jit.ScriptModule)
+    assert (copy.depth, copy.valid) == (net.depth, net.valid)
+    x = torch.randn(2, 1, 40, 56, 40, generator=torch.Generator().manual_seed(0))
+    with torch.inference_mode():
+        assert torch.allclose(copy(x), net(x), atol=1e-4)
+
+
+def test_only_inputs_of_many_windows_are_frozen():
+    predictor = BundlePredictor(HIPPOCAMPUS, device="cpu")
+    small = torch.zeros(1, 40, 56, 40)
+    large = torch.zeros(1, 40 * FREEZE_MIN_WINDOWS, 56, 40)
+    assert predictor.runner_for(small) is predictor.network
+    runner = predictor.runner_for(large)
+    assert isinstance(runner, torch.jit.ScriptModule)
+    assert predictor.runner_for(large) is runner  # made once
+
+
+def test_large_volume_segmented_as_by_the_eager_network(monkeypatch):
+    """A volume of 8 windows: the frozen path's mask equals the eager one's."""
+    image = MetaTensor(torch.randn(80, 112, 80, generator=torch.Generator().manual_seed(1)) * 100 + 500)
+    image.affine = torch.eye(4, dtype=torch.float64)
+    image.meta["original_channel_dim"] = "no_channel"
+    fast = BundlePredictor(HIPPOCAMPUS, device="cpu")
+    mask = fast(image.clone())
+    assert isinstance(fast._frozen, torch.jit.ScriptModule)
+    monkeypatch.setattr(predictor_module, "FREEZE_MIN_WINDOWS", 10**9)
+    eager = BundlePredictor(HIPPOCAMPUS, device="cpu")
+    reference = eager(image.clone())
+    assert eager._frozen is None
+    assert mask.shape == reference.shape == (1, 80, 112, 80)
+    assert (mask != reference).float().mean() < 1e-4
