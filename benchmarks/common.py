@@ -1,14 +1,14 @@
 """Shared pieces of the benchmarks: the machine's convolution throughput, FLOP counting, summaries.
 
-The FLOPs counted are those of convolutions and transposed convolutions (multiply and add count
-as two), which are nearly all of a U-Net's arithmetic; normalisation, pooling and activations are
-left out, so a network's GFLOP/s understates the work done, never overstates it.
+FLOPs are counted by PyTorch's ``FlopCounterMode``: convolutions, transposed convolutions and
+matrix products (multiply and add count as two), nearly all of a U-Net's arithmetic; normalisation,
+pooling and activations are left out, so a network's GFLOP/s understates the work done, never
+overstates it.
 """
 
 from __future__ import annotations
 
 import copy
-import math
 import os
 import statistics
 import time
@@ -17,29 +17,19 @@ from pathlib import Path
 
 import torch
 import torch.nn as nn
+from torch.utils.flop_counter import FlopCounterMode
 
 REPO = Path(__file__).resolve().parent.parent
 DATA = Path(os.environ.get("UNET3D_DATA", REPO.parent / "shared" / "data"))
 
-CONVS = (nn.Conv1d, nn.Conv2d, nn.Conv3d)
-TRANSPOSED = (nn.ConvTranspose1d, nn.ConvTranspose2d, nn.ConvTranspose3d)
-
-
-def conv_flops(module: nn.Module, inputs: torch.Tensor, output: torch.Tensor) -> int:
-    """FLOPs of one call of a (transposed) convolution: 2 x multiply-adds."""
-    kernel = math.prod(module.kernel_size)  # type: ignore[arg-type]
-    if isinstance(module, TRANSPOSED):  # every input voxel is spread over a kernel of outputs
-        return 2 * inputs.numel() * kernel * module.out_channels // module.groups  # type: ignore[operator]
-    return 2 * output.numel() * kernel * module.in_channels // module.groups  # type: ignore[operator]
-
 
 class FlopCounter:
-    """Counts the convolution FLOPs of the network calls it wraps.
+    """Counts the FLOPs of the network calls it wraps.
 
     ``counter.wrap(runner)`` returns a callable that runs ``runner`` (the module, a TorchScript
-    copy, a closure) and adds the FLOPs of each call. FLOPs per input shape are worked out once,
-    with forward hooks on a meta-device copy of ``module`` (shapes only, no arithmetic), so
-    counting costs no measurable time and works for runners that hooks cannot see into.
+    copy, a closure) and adds the FLOPs of each call. FLOPs per input shape are worked out once by
+    PyTorch's ``FlopCounterMode`` on a meta-device copy of ``module`` (shapes only, no arithmetic),
+    so counting costs no measurable time and works for runners it cannot see into.
     """
 
     def __init__(self, module: nn.Module) -> None:
@@ -50,17 +40,9 @@ class FlopCounter:
 
     def flops_for(self, shape: tuple[int, ...]) -> int:
         if shape not in self._per_shape:
-            total = [0]
-
-            def hook(module: nn.Module, args: tuple, output: torch.Tensor) -> None:
-                total[0] += conv_flops(module, args[0], output)
-
-            handles = [m.register_forward_hook(hook) for m in self.meta.modules() if isinstance(m, CONVS + TRANSPOSED)]
-            with torch.no_grad():
+            with FlopCounterMode(display=False) as mode, torch.no_grad():
                 self.meta(torch.empty(shape, device="meta"))
-            for h in handles:
-                h.remove()
-            self._per_shape[shape] = total[0]
+            self._per_shape[shape] = mode.get_total_flops()
         return self._per_shape[shape]
 
     def wrap(self, runner: Callable[..., torch.Tensor]) -> Callable[..., torch.Tensor]:
