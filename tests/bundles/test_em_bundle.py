@@ -77,7 +77,7 @@ def test_short_training_lowers_the_loss_and_writes_checkpoints(data_dir, tmp_pat
     wf.initialize()
     trainer = wf.parser.get_parsed_content("train#trainer")
     losses: list[float] = []
-    trainer.add_event_handler(Events.ITERATION_COMPLETED, lambda e: losses.append(e.state.output[0]["loss"]))
+    trainer.add_event_handler(Events.ITERATION_COMPLETED, lambda e: losses.append(e.state.output["loss"].item()))
     wf.run()
     first, last = np.mean(losses[:4]), np.mean(losses[-4:])
     assert len(losses) == 16 and last < 0.8 * first, losses
