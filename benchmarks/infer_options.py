@@ -6,11 +6,12 @@ inferer. Each row gives seconds per window (or per slice; median and min-max ove
 and the largest absolute difference of the logits from the reference row, so an idea that
 changes the output beyond floating-point noise shows it. Ideas: ``torch.no_grad`` against
 ``torch.inference_mode``, windows per network call, channels-last memory, TorchScript (scripted
-and frozen, or ``optimize_for_inference``), ``torch.compile`` (its compile time printed apart),
-one thread against all, and for the EM network tile sizes up to the whole slice in one tile
-(exact for overlap-tile: tile origins are aligned to the pooling grid). Conv+norm folding does
-not apply: instance norm uses each window's own statistics, and the EM network has no
-normalisation.
+and frozen, or ``optimize_for_inference``), instance norms run as equivalent group norms
+(``unet3d.bundle.runners``), ONNX Runtime (if installed), ``torch.compile`` (its compile time
+printed apart), one thread against all, and for the EM network tile sizes up to the whole slice
+in one tile (exact for overlap-tile: tile origins are aligned to the pooling grid). Conv+norm
+folding does not apply: instance norm uses each window's own statistics, and the EM network has
+no normalisation.
 
     .venv/bin/python benchmarks/infer_options.py --json out/infer_options.json
 """
@@ -29,6 +30,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from benchmarks.common import DATA, REPO, summary, timed
+from unet3d.bundle import runners
 
 
 def load(bundle: str) -> torch.nn.Module:
@@ -72,7 +74,14 @@ def hippocampus_rows(repeats: int) -> list[dict]:
     x4_cl = x4.contiguous(memory_format=torch.channels_last_3d)
     rows.append(row("channels-last, 4 windows", under(torch.inference_mode, net_cl, x4_cl), 4, ref, repeats))
     frozen = torch.jit.freeze(torch.jit.script(load("hippocampus")))
-    rows.append(row("TorchScript scripted+frozen, 4 windows", under(torch.inference_mode, frozen, x4), 4, ref, repeats))
+    for b in (1, 2, 4):
+        xb = x1.repeat(b, 1, 1, 1, 1)
+        fn = under(torch.inference_mode, frozen, xb)
+        rows.append(row(f"TorchScript scripted+frozen, {b} windows", fn, b, ref, repeats))
+    fast = runners.frozen(load("hippocampus"))  # what unet3d segment runs: group norms, then frozen
+    for b in (2, 4):
+        fn = under(torch.inference_mode, fast, x1.repeat(b, 1, 1, 1, 1))
+        rows.append(row(f"group norms + frozen, {b} windows", fn, b, ref, repeats))
     optimized = torch.jit.optimize_for_inference(torch.jit.script(load("hippocampus")))
     rows.append(row("optimize_for_inference, 4 windows", under(torch.inference_mode, optimized, x4), 4, ref, repeats))
     start = time.perf_counter()
@@ -82,10 +91,33 @@ def hippocampus_rows(repeats: int) -> list[dict]:
     compile_s = time.perf_counter() - start
     rows.append(row("torch.compile, 4 windows", under(torch.inference_mode, compiled, x4), 4, ref, repeats))
     rows[-1]["compile_s"] = compile_s
+    rows.extend(onnx_runtime_rows(load("hippocampus"), x1, ref, repeats))
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     rows.append(row("1 thread, 4 windows", under(torch.inference_mode, net, x4), 4, ref, repeats))
     torch.set_num_threads(threads)
+    return rows
+
+
+def onnx_runtime_rows(net: torch.nn.Module, x1: torch.Tensor, ref: torch.Tensor, repeats: int) -> list[dict]:
+    """ONNX Runtime's CPU provider on MONAI's ONNX export, if ``onnxruntime`` is installed (it is
+    not a dependency of unet3d: ``pip install onnxruntime onnx`` to include these rows)."""
+    try:
+        import onnxruntime as ort
+        from monai.networks.utils import convert_to_onnx
+    except ImportError:
+        return []
+    axes = {0: "batch"}
+    model = convert_to_onnx(net, [x1], input_names=["x"], output_names=["y"], opset_version=17,
+                            dynamic_axes={"x": axes, "y": axes}, dynamo=False)  # fmt: skip
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = torch.get_num_threads()
+    session = ort.InferenceSession(model.SerializeToString(), options, providers=["CPUExecutionProvider"])
+    rows = []
+    for b in (1, 2, 4):
+        xb = x1.repeat(b, 1, 1, 1, 1).numpy()
+        fn = lambda xb=xb: torch.from_numpy(session.run(None, {"x": xb})[0])  # noqa: E731
+        rows.append(row(f"ONNX Runtime {ort.__version__}, {b} windows", fn, b, ref, repeats))
     return rows
 
 

@@ -11,25 +11,15 @@ from typing import Any
 
 import torch
 
+from unet3d.bundle.runners import frozen
+
 logger = logging.getLogger(__name__)
 
-# Inputs of at least this many windows' voxels run through a TorchScript-frozen copy of the network:
-# 22% less time per 40x56x40 window on the 2-core CPU (0.113 against 0.146 s, same logits up to
-# 2.4e-5; benchmarks/infer_options.py), but scripting and the first calls cost about 0.7 s, a loss
-# on inputs of one or a few windows.
+# Inputs of at least this many windows' voxels run through a fast frozen copy of the network
+# (unet3d.bundle.runners.frozen; 0.10 against 0.15 s per 40x56x40 window on the 2-core CPU, same
+# logits up to float rounding; benchmarks/infer_options.py), but making it and the first calls
+# cost about 0.7 s, a loss on inputs of one or a few windows.
 FREEZE_MIN_WINDOWS = 8
-
-
-def frozen(network: torch.nn.Module) -> torch.nn.Module:
-    """A scripted and frozen copy of ``network`` (weights inlined as constants), or ``network``
-    itself if it cannot be scripted. ``depth`` and ``valid`` stay readable (overlap-tile uses them).
-    """
-    try:
-        keep = [a for a in ("depth", "valid") if hasattr(network, a)]
-        return torch.jit.freeze(torch.jit.script(network.eval()), preserved_attrs=keep)
-    except Exception as e:  # a network TorchScript cannot compile still runs, only slower
-        logger.warning(f"running {type(network).__name__} eagerly: TorchScript failed ({e})")
-        return network
 
 
 class BundlePredictor:

@@ -1,0 +1,52 @@
+"""The fast inference copy computes what the shipped networks compute, and leaves them as they were."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from torch import nn
+
+from tests.conftest import REPO_ROOT
+from unet3d.bundle.predictor import BundlePredictor
+from unet3d.bundle.runners import frozen, instance_norms_as_group_norms
+from unet3d.networks import UNet
+
+
+@pytest.mark.parametrize("bundle, shape", [("hippocampus", (2, 1, 40, 56, 40)), ("em", (1, 1, 572, 572))])
+def test_frozen_copy_of_the_shipped_networks_gives_the_same_logits(bundle, shape):
+    net = BundlePredictor(REPO_ROOT / "bundles" / bundle, device="cpu").network
+    kinds = {type(m) for m in net.modules()}
+    copy = frozen(net)
+    assert isinstance(copy, torch.jit.ScriptModule)
+    assert (copy.depth, copy.valid) == (net.depth, net.valid)
+    assert {type(m) for m in net.modules()} == kinds  # the bundle's own network is untouched
+    x = torch.randn(shape, generator=torch.Generator().manual_seed(0))
+    with torch.inference_mode():
+        ref = net(x)
+        assert ref.std() > 0.1  # real logits, not a flat map that anything would match
+        assert torch.allclose(copy(x), ref, atol=1e-4), (copy(x) - ref).abs().max()
+
+
+@pytest.mark.parametrize("spatial_dims", [2, 3])
+def test_instance_norms_become_equivalent_group_norms(spatial_dims):
+    norm = ("instance", {"affine": True})
+    net = UNet(spatial_dims=spatial_dims, in_channels=1, out_channels=2, features=(8, 16), padding="same", norm=norm)
+    with torch.no_grad():
+        for m in net.modules():
+            if isinstance(m, nn.modules.instancenorm._InstanceNorm):
+                m.weight.normal_()  # affine weights that matter
+                m.bias.normal_()
+    net.eval()
+    count = sum(isinstance(m, nn.modules.instancenorm._InstanceNorm) for m in net.modules())
+    x = torch.randn(2, 1, *([24] * spatial_dims))
+    with torch.no_grad():
+        ref = net(x)
+        swapped = instance_norms_as_group_norms(net)
+        assert not any(isinstance(m, nn.modules.instancenorm._InstanceNorm) for m in swapped.modules())
+        assert sum(isinstance(m, nn.GroupNorm) for m in swapped.modules()) == count == 6  # 2 per double conv
+        assert torch.allclose(swapped(x), ref, atol=1e-5)
+
+
+def test_instance_norms_with_running_statistics_are_kept():
+    net = nn.Sequential(nn.Conv3d(1, 4, 3), nn.InstanceNorm3d(4, track_running_stats=True))
+    assert isinstance(instance_norms_as_group_norms(net)[1], nn.InstanceNorm3d)
