@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import logging
 import math
 import os
 from pathlib import Path
@@ -12,8 +11,6 @@ from typing import Any
 import torch
 
 from unet3d.bundle.runners import frozen
-
-logger = logging.getLogger(__name__)
 
 # Inputs of at least this many windows' voxels run through a fast frozen copy of the network
 # (unet3d.bundle.runners.frozen; 0.10 against 0.15 s per 40x56x40 window on the 2-core CPU, same

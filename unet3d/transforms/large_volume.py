@@ -85,9 +85,6 @@ def zscore(x: torch.Tensor, nonzero: bool = True, channel_wise: bool = True) -> 
 class ArgmaxChannelsd(MapTransform):
     """Dictionary :func:`argmax_channels`: ``AsDiscreted(keys, argmax=True)``, fast on large volumes."""
 
-    def __init__(self, keys: KeysCollection, allow_missing_keys: bool = False) -> None:
-        super().__init__(keys, allow_missing_keys)
-
     def __call__(self, data: Mapping[Hashable, torch.Tensor]) -> dict[Hashable, torch.Tensor]:
         d = dict(data)
         for key in self.key_iterator(d):
