@@ -6,10 +6,11 @@ inferer. Each row gives seconds per window (or per slice; median and min-max ove
 and the largest absolute difference of the logits from the reference row, so an idea that
 changes the output beyond floating-point noise shows it. Ideas: ``torch.no_grad`` against
 ``torch.inference_mode``, windows per network call, channels-last memory, TorchScript (scripted
-and frozen, or ``optimize_for_inference``), instance norms run as equivalent group norms
-(``unet3d.bundle.runners``), ONNX Runtime (if installed), ``torch.compile`` (its compile time
-printed apart), one thread against all, and for the EM network tile sizes up to the whole slice
-in one tile (exact for overlap-tile: tile origins are aligned to the pooling grid). Conv+norm
+and frozen, or ``optimize_for_inference``), instance norms run as equivalent group norms, max-
+poolings and up-convolutions in faster equivalent forms (``unet3d.bundle.runners``), ONNX
+Runtime (if installed), ``torch.compile`` (its compile time printed apart), one thread against
+all, and for the EM network tile sizes up to the whole slice in one tile (exact for
+overlap-tile: tile origins are aligned to the pooling grid). Conv+norm
 folding does not apply: instance norm uses each window's own statistics, and the EM network has
 no normalisation.
 
@@ -78,10 +79,13 @@ def hippocampus_rows(repeats: int) -> list[dict]:
         xb = x1.repeat(b, 1, 1, 1, 1)
         fn = under(torch.inference_mode, frozen, xb)
         rows.append(row(f"TorchScript scripted+frozen, {b} windows", fn, b, ref, repeats))
-    fast = runners.frozen(load("hippocampus"))  # what unet3d segment runs: group norms, then frozen
+    grouped = torch.jit.freeze(torch.jit.script(runners.instance_norms_as_group_norms(load("hippocampus"))))
+    fn = under(torch.inference_mode, grouped, x1.repeat(2, 1, 1, 1, 1))
+    rows.append(row("group norms + frozen, 2 windows", fn, 2, ref, repeats))
+    fast = runners.frozen(load("hippocampus"))  # what unet3d segment runs: + fast pooling and up-convs
     for b in (2, 4):
         fn = under(torch.inference_mode, fast, x1.repeat(b, 1, 1, 1, 1))
-        rows.append(row(f"group norms + frozen, {b} windows", fn, b, ref, repeats))
+        rows.append(row(f"group norms + fast resampling + frozen, {b} windows", fn, b, ref, repeats))
     optimized = torch.jit.optimize_for_inference(torch.jit.script(load("hippocampus")))
     rows.append(row("optimize_for_inference, 4 windows", under(torch.inference_mode, optimized, x4), 4, ref, repeats))
     start = time.perf_counter()
@@ -143,6 +147,13 @@ def em_rows(repeats: int) -> list[dict]:
         tiles = math.prod(n for _, _, n, _ in inferer._plan([512, 512], net.depth, net.valid))
         ref = rows[0]["output"] if rows else None
         rows.append(row(f"overlap-tile, tile <= {tile} px ({tiles} tiles)", fn, 1, ref, repeats))
+    fast = runners.frozen(net)  # the frozen copy unet3d segment runs on inputs of 8 tiles or more
+
+    def frozen_fn():
+        with torch.inference_mode():
+            return OverlapTileInferer(roi_size=whole)(x, fast)
+
+    rows.append(row("frozen copy (fast resampling), 1 tile", frozen_fn, 1, rows[0]["output"], repeats))
     return rows
 
 
@@ -159,7 +170,7 @@ def main() -> None:
             del r["output"]  # logits, kept only for comparison
             s = r["s_per_item"]
             extra = f"  (compile {r['compile_s']:.0f} s)" if "compile_s" in r else ""
-            print(f"  {r['idea']:44} {s['median']:.4f} ({s['min']:.4f}-{s['max']:.4f})  "
+            print(f"  {r['idea']:52} {s['median']:.4f} ({s['min']:.4f}-{s['max']:.4f})  "
                   f"max |diff| {r['max_abs_diff']:.1e}{extra}")  # fmt: skip
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)

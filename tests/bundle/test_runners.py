@@ -8,7 +8,13 @@ from torch import nn
 
 from tests.conftest import REPO_ROOT
 from unet3d.bundle.predictor import BundlePredictor
-from unet3d.bundle.runners import frozen, instance_norms_as_group_norms
+from unet3d.bundle.runners import (
+    PairwiseMaxPool,
+    ShuffledUpConv,
+    fast_resampling,
+    frozen,
+    instance_norms_as_group_norms,
+)
 from unet3d.networks import UNet
 
 
@@ -50,3 +56,42 @@ def test_instance_norms_become_equivalent_group_norms(spatial_dims):
 def test_instance_norms_with_running_statistics_are_kept():
     net = nn.Sequential(nn.Conv3d(1, 4, 3), nn.InstanceNorm3d(4, track_running_stats=True))
     assert isinstance(instance_norms_as_group_norms(net)[1], nn.InstanceNorm3d)
+
+
+@pytest.mark.parametrize("shape", [(2, 3, 9, 10), (2, 3, 8, 11, 7), (1, 16, 40, 56, 40)])
+def test_pairwise_max_pool_equals_max_pool(shape):
+    pool = (nn.MaxPool2d if len(shape) == 4 else nn.MaxPool3d)(2, 2)
+    x = torch.randn(shape, generator=torch.Generator().manual_seed(1))
+    x[0, 0, 1, 1] = float("nan")  # NaN propagates in both
+    ref = pool(x)
+    out = PairwiseMaxPool()(x)
+    assert out.shape == ref.shape  # odd sizes drop their last voxel, as max-pooling does
+    assert torch.equal(out.nan_to_num(7.0), ref.nan_to_num(7.0)) and out.isnan().sum() == ref.isnan().sum() > 0
+    assert torch.equal(torch.jit.script(PairwiseMaxPool())(x).nan_to_num(7.0), ref.nan_to_num(7.0))
+
+
+@pytest.mark.parametrize("spatial_dims, bias", [(2, True), (3, True), (3, False)])
+def test_shuffled_up_conv_equals_transposed_conv(spatial_dims, bias):
+    torch.manual_seed(2)
+    up = (nn.ConvTranspose2d if spatial_dims == 2 else nn.ConvTranspose3d)(8, 4, kernel_size=2, stride=2, bias=bias)
+    x = torch.randn(2, 8, *([5, 6, 7][:spatial_dims]))
+    with torch.no_grad():
+        ref = up(x)
+        out = ShuffledUpConv(up)(x)
+        assert out.shape == ref.shape == (2, 4, *([10, 12, 14][:spatial_dims]))
+        assert torch.allclose(out, ref, atol=1e-6)
+        assert torch.allclose(torch.jit.script(ShuffledUpConv(up))(x), ref, atol=1e-6)
+
+
+def test_fast_resampling_swaps_only_what_it_can_replace_exactly():
+    net = nn.Sequential(
+        nn.MaxPool3d(2, 2),
+        nn.MaxPool3d(3, 2),  # other kernel
+        nn.MaxPool3d(2, 2, ceil_mode=True),  # other rounding
+        nn.ConvTranspose3d(4, 2, 2, 2),
+        nn.ConvTranspose3d(4, 2, 3, 2),  # overlapping blocks
+        nn.ConvTranspose3d(4, 2, 2, 2, groups=2),
+    )
+    kinds = [type(m) for m in fast_resampling(net)]
+    kept_up = nn.ConvTranspose3d
+    assert kinds == [PairwiseMaxPool, nn.MaxPool3d, nn.MaxPool3d, ShuffledUpConv, kept_up, kept_up]
