@@ -100,7 +100,7 @@ def dice(a, b) -> float:
 
     a, b = np.asarray(a), np.asarray(b)
     scores = []
-    for label in sorted(set(np.unique(a)) | set(np.unique(b)) - {0}):
+    for label in sorted((set(np.unique(a).tolist()) | set(np.unique(b).tolist())) - {0}):
         x, y = a == label, b == label
         scores.append(2 * np.sum(x & y) / (np.sum(x) + np.sum(y)))
     return float(np.mean(scores)) if scores else 1.0
