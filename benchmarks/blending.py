@@ -34,21 +34,13 @@ from benchmarks.common import DATA, REPO, dice
 CELL, GRID = (40, 56, 40), (4, 3, 3)
 
 
-def cells(shapes: list[tuple[int, ...]]) -> list[tuple[tuple[slice, ...], tuple[slice, ...]]]:
-    """Where each volume goes in the mosaic and which part of it: ``(mosaic slices, volume
-    slices)`` per volume, in ``GRID`` order (volumes larger than ``CELL`` are cropped)."""
-    places = []
-    for cell, shape in zip(np.ndindex(*GRID), shapes, strict=False):
-        at = tuple(slice(i * c, i * c + min(c, s)) for i, c, s in zip(cell, CELL, shape, strict=True))
-        places.append((at, tuple(slice(0, a.stop - a.start) for a in at)))
-    return places
-
-
 def tile(volumes: list[np.ndarray], dtype: type) -> np.ndarray:
-    """``volumes`` placed in their ``GRID`` cells of ``CELL`` voxels each, zero between them."""
+    """``volumes`` placed in ``GRID`` order into cells of ``CELL`` voxels each (cropped to the
+    cell if larger), zero between them."""
     out = np.zeros([c * g for c, g in zip(CELL, GRID, strict=True)], dtype)
-    for (at, part), volume in zip(cells([v.shape for v in volumes]), volumes, strict=True):
-        out[at] = volume[part]
+    for cell, volume in zip(np.ndindex(*GRID), volumes, strict=False):
+        at = tuple(slice(i * c, i * c + min(c, s)) for i, c, s in zip(cell, CELL, volume.shape, strict=True))
+        out[at] = volume[tuple(slice(0, a.stop - a.start) for a in at)]
     return out
 
 

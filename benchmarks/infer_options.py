@@ -10,9 +10,8 @@ and frozen, or ``optimize_for_inference``), instance norms run as equivalent gro
 poolings and up-convolutions in faster equivalent forms (``unet3d.bundle.runners``), ONNX
 Runtime (if installed), ``torch.compile`` (its compile time printed apart), one thread against
 all, and for the EM network tile sizes up to the whole slice in one tile (exact for
-overlap-tile: tile origins are aligned to the pooling grid). Conv+norm
-folding does not apply: instance norm uses each window's own statistics, and the EM network has
-no normalisation.
+overlap-tile: tile origins are aligned to the pooling grid). Conv+norm folding does not apply:
+instance norm uses each window's own statistics, and the EM network has no normalisation.
 
     .venv/bin/python benchmarks/infer_options.py --json out/infer_options.json
 """

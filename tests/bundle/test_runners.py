@@ -26,6 +26,8 @@ def test_frozen_copy_of_the_shipped_networks_gives_the_same_logits(bundle, shape
     assert isinstance(copy, torch.jit.ScriptModule)
     assert (copy.depth, copy.valid) == (net.depth, net.valid)
     assert {type(m) for m in net.modules()} == kinds  # the bundle's own network is untouched
+    ops = str(copy.inlined_graph)  # the copy runs the fast forms, not PyTorch's pooling and up-convolution
+    assert "max_pool" not in ops and "conv_transpose" not in ops and "maximum" in ops
     x = torch.randn(shape, generator=torch.Generator().manual_seed(0))
     with torch.inference_mode():
         ref = net(x)

@@ -13,7 +13,7 @@ import torch
 from unet3d.bundle.runners import frozen
 
 # Inputs of at least this many windows' voxels run through a fast frozen copy of the network
-# (unet3d.bundle.runners.frozen; 0.10 against 0.15 s per 40x56x40 window on the 2-core CPU, same
+# (unet3d.bundle.runners.frozen; 0.088 against 0.118 s per 40x56x40 window on the 2-core CPU, same
 # logits up to float rounding; benchmarks/infer_options.py), but making it and the first calls
 # cost about 0.7 s, a loss on inputs of one or a few windows.
 FREEZE_MIN_WINDOWS = 8

@@ -93,26 +93,9 @@ def _all(value: Any, target: int) -> bool:
     return all(v == target for v in (value if isinstance(value, tuple) else (value,)))
 
 
-def _is_pairwise_pool(m: nn.MaxPool2d | nn.MaxPool3d) -> bool:
-    return (
-        _all(m.kernel_size, 2)
-        and _all(m.stride, 2)
-        and _all(m.padding, 0)
-        and _all(m.dilation, 1)
-        and not m.ceil_mode
-        and not m.return_indices
-    )
-
-
-def _is_stride2_up(m: nn.ConvTranspose2d | nn.ConvTranspose3d) -> bool:
-    return (
-        _all(m.kernel_size, 2)
-        and _all(m.stride, 2)
-        and _all(m.padding, 0)
-        and _all(m.output_padding, 0)
-        and _all(m.dilation, 1)
-        and m.groups == 1
-    )
+def _is_2_stride_2(m: nn.MaxPool2d | nn.MaxPool3d | nn.ConvTranspose2d | nn.ConvTranspose3d) -> bool:
+    """Kernel 2 and stride 2 on every axis, no padding, no dilation."""
+    return _all(m.kernel_size, 2) and _all(m.stride, 2) and _all(m.padding, 0) and _all(m.dilation, 1)
 
 
 def fast_resampling(network: nn.Module) -> nn.Module:
@@ -120,9 +103,18 @@ def fast_resampling(network: nn.Module) -> nn.Module:
     stride-2 up-convolutions as :class:`ShuffledUpConv`, in place. Same function; other poolings
     and transposed convolutions are left as they are."""
     for name, child in list(network.named_children()):
-        if isinstance(child, (nn.MaxPool2d, nn.MaxPool3d)) and _is_pairwise_pool(child):
+        if (
+            isinstance(child, (nn.MaxPool2d, nn.MaxPool3d))
+            and _is_2_stride_2(child)
+            and not (child.ceil_mode or child.return_indices)
+        ):
             setattr(network, name, PairwiseMaxPool())
-        elif isinstance(child, (nn.ConvTranspose2d, nn.ConvTranspose3d)) and _is_stride2_up(child):
+        elif (
+            isinstance(child, (nn.ConvTranspose2d, nn.ConvTranspose3d))
+            and _is_2_stride_2(child)
+            and _all(child.output_padding, 0)
+            and child.groups == 1
+        ):
             setattr(network, name, ShuffledUpConv(child))
         else:
             fast_resampling(child)
