@@ -2,5 +2,6 @@
 
 from unet3d.data.datalist import DatasetError, folder_datalist
 from unet3d.data.msd import msd_datalist, volume_shape
+from unet3d.data.nuclei import nuclei_datalist
 
-__all__ = ["DatasetError", "folder_datalist", "msd_datalist", "volume_shape"]
+__all__ = ["DatasetError", "folder_datalist", "msd_datalist", "nuclei_datalist", "volume_shape"]

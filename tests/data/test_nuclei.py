@@ -1,0 +1,93 @@
+"""Nuclei datalists: layouts, the fixed split, overlapping crops kept together, binary truth flagged."""
+
+from __future__ import annotations
+
+import shutil
+from collections import Counter, defaultdict
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from unet3d.data import DatasetError, nuclei_datalist
+from unet3d.data.nuclei import overlap_groups
+
+
+@pytest.fixture(scope="module")
+def shared_datalist(data_dir):
+    return nuclei_datalist(data_dir)
+
+
+def test_split_mixes_sources_is_disjoint_and_flags_binary_truth(shared_datalist):
+    train, val = shared_datalist["training"], shared_datalist["validation"]
+    assert not {e["image"] for e in train} & {e["image"] for e in val}
+    assert len(train) + len(val) == 654 + 28
+    sources = Counter(e["source"] for e in val)
+    assert set(sources) == {"dsb2018_nuclei", "ctc_fluo_nuclei/N2DH-GOWT1", "ctc_fluo_nuclei/N2DL-HeLa",
+                            "ctc_fluo_nuclei/NIH3T3"}  # fmt: skip
+    assert 0.1 < sources["dsb2018_nuclei"] / 654 < 0.3
+    for entry in train + val:
+        assert entry["instances"] == (entry["source"] != "ctc_fluo_nuclei/NIH3T3"), entry
+    # img/ + gt/ folders: every 7th pair from the first (val_fraction 0.15)
+    assert {e["image"].rsplit("/", 1)[1] for e in val if "N2D" in e["source"]} == {"t01.tif", "t13.tif"}
+    assert sources["ctc_fluo_nuclei/NIH3T3"] == 3
+
+
+def test_overlapping_crops_stay_on_one_side(data_dir, shared_datalist):
+    entries = [e for split in shared_datalist.values() for e in split if e["source"] == "dsb2018_nuclei"]
+    side = {e["image"]: split for split, es in shared_datalist.items() for e in es}
+    groups = overlap_groups([__import__("pathlib").Path(e["image"]) for e in entries])
+    members = defaultdict(list)
+    for entry, g in zip(entries, groups, strict=True):
+        members[g].append(entry["image"])
+    multi = [m for m in members.values() if len(m) > 1]
+    assert len(multi) >= 5  # the DSB2018 release does hold overlapping crops
+    for m in multi:
+        assert len({side[i] for i in m}) == 1, m
+
+
+def test_overlap_groups_find_shifted_crops(tmp_path):
+    rng = np.random.default_rng(1)
+    field = rng.integers(0, 255, (300, 300, 3), dtype=np.uint8)
+    other = rng.integers(0, 255, (128, 128, 3), dtype=np.uint8)
+    paths = []
+    for name, array in (("a", field[:128, :128]), ("b", field[37:165, 59:187]), ("c", other)):
+        paths.append(tmp_path / f"{name}.png")
+        Image.fromarray(array).save(paths[-1])
+    groups = overlap_groups(paths)
+    assert groups[0] == groups[1] != groups[2]
+
+
+def test_cell_tracking_challenge_layout_and_determinism(data_dir, tmp_path):
+    src = data_dir / "ctc_fluo_nuclei/N2DL-HeLa"
+    root = tmp_path / "Fluo-N2DL-HeLa"
+    (root / "01").mkdir(parents=True)
+    (root / "01_GT/SEG").mkdir(parents=True)
+    for n in (13, 52, 75):
+        shutil.copy(src / f"img/t{n}.tif", root / f"01/t{n:03d}.tif")
+        shutil.copy(src / f"gt/man_seg{n}.tif", root / f"01_GT/SEG/man_seg{n:03d}.tif")
+    shutil.copy(src / "img/t79.tif", root / "01/t079.tif")  # a frame without SEG truth is left out
+    first = nuclei_datalist(root)
+    assert first == nuclei_datalist(root)
+    assert [e["image"].rsplit("/", 1)[1] for e in first["training"]] == ["t013.tif", "t052.tif"]
+    assert [e["label"].rsplit("/", 1)[1] for e in first["validation"]] == ["man_seg075.tif"]
+    assert all(e["instances"] and e["source"] == "01" for e in first["training"])
+
+
+def test_bad_data_names_the_file(data_dir, tmp_path):
+    with pytest.raises(DatasetError, match="nope: dataset folder not found"):
+        nuclei_datalist(tmp_path / "nope")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(DatasetError, match="empty: no nuclei data set found"):
+        nuclei_datalist(tmp_path / "empty")
+    root = tmp_path / "set"
+    (root / "img").mkdir(parents=True)
+    (root / "gt").mkdir()
+    src = data_dir / "ctc_fluo_nuclei/N2DH-GOWT1"
+    shutil.copy(src / "img/t01.tif", root / "img/t01.tif")
+    Image.fromarray(np.zeros((10, 10), np.uint16)).save(root / "gt/man_seg01.tif")
+    with pytest.raises(DatasetError, match=r"man_seg01\.tif: label size \(10, 10\) differs"):
+        nuclei_datalist(root)
+    (root / "gt/man_seg01.tif").write_bytes(b"not an image")
+    with pytest.raises(DatasetError, match=r"man_seg01\.tif: not a readable label image"):
+        nuclei_datalist(root)

@@ -1,0 +1,104 @@
+"""Nuclei transforms: intensity convention on real images, the paper's target, instance ids."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from unet3d.transforms import BrightNucleid, InstanceLabelsd, InstanceTargetd, bright_nuclei, instance_labels
+from unet3d.transforms.nuclei import touching_borders
+
+# a DSB2018 H&E image (dark nuclei on a light background, RGBA) and a fluorescence one
+HE = "1b44d22643830cd4f23c9deadb0bd499fb392fb2cd9526d81547d93077d983df"
+FLUO = "00071198d059ba7f5914a526d124d28e6d010c92466da21d4a04cd5413362552"
+
+
+def dsb(data_dir, case: str) -> tuple[np.ndarray, np.ndarray]:
+    root = data_dir / "dsb2018_nuclei" / case
+    image = np.asarray(Image.open(root / "images" / f"{case}.png"))
+    return image.transpose(2, 0, 1), np.asarray(Image.open(root / "mask_instances_derived.png")).astype(np.int64)
+
+
+@pytest.mark.parametrize("case", [HE, FLUO])
+def test_nuclei_come_out_bright_whatever_the_microscope(data_dir, case):
+    image, instances = dsb(data_dir, case)
+    assert image.shape[0] == 4  # RGBA as released
+    gray = bright_nuclei(image)[0]
+    assert gray.shape == instances.shape
+    assert gray[instances > 0].mean() > gray[instances == 0].mean() + 10
+
+
+def test_channel_layouts():
+    assert BrightNucleid("image")({"image": torch.rand(2, 8, 8)})["image"].shape == (1, 8, 8)  # gray + alpha
+    gray = np.zeros((1, 8, 8), np.float32)
+    gray[0, 2:4, 2:4] = 100
+    np.testing.assert_array_equal(bright_nuclei(gray), gray)  # dark background: kept as it is
+    np.testing.assert_array_equal(bright_nuclei(100 - gray), gray)  # light background: inverted
+    with pytest.raises(ValueError, match="5 channels"):
+        bright_nuclei(np.zeros((5, 8, 8)))
+
+
+def test_touching_nuclei_get_a_background_gap_and_border_weights():
+    instances = np.zeros((20, 30), np.int64)
+    instances[5:15, 3:13] = 1
+    instances[5:15, 13:23] = 2  # touches 1 along a column
+    borders = touching_borders(instances)
+    assert borders[:, 12].sum() == 10 and borders[:, 13].sum() == 10 and borders.sum() == 20
+    out = InstanceTargetd("label")({"label": torch.from_numpy(instances)[None].float()})
+    label, weight = out["label"][0].numpy(), out["weight"][0].numpy()
+    assert set(np.unique(label)) == {0, 1} and label[:, 12:14].sum() == 0
+    # the paper's border term peaks in the gap between the two objects
+    assert weight[10, 12] > 5 * weight[1, 1]
+    # a binary mask is not instance truth: no gap, no border term
+    out = InstanceTargetd("label")({"label": torch.from_numpy(instances > 0)[None].float(), "instances": False})
+    assert out["label"][0, :, 12:14].sum() == 20 and out["weight"].max() < 5
+
+
+def test_touching_nuclei_in_a_real_label_become_separate_objects(data_dir):
+    from skimage.measure import label as components
+
+    _, instances = dsb(data_dir, HE)
+    touching = touching_borders(instances).any()
+    assert touching
+    label, _ = InstanceTargetd("label")({"label": torch.from_numpy(instances)[None].float()})["label"], None
+    # every true nucleus keeps an interior, and no two nuclei share a connected component
+    objects = components(label[0].numpy() > 0, connectivity=1)
+    for i in range(1, instances.max() + 1):
+        inside = objects[(instances == i) & (objects > 0)]
+        if inside.size:
+            others = np.unique(objects[(instances != i) & (instances > 0)])
+            assert not set(np.unique(inside)) & set(others)
+
+
+def disc_pair(separation: float, dip: float) -> np.ndarray:
+    """Foreground probability of two discs (radius 8) whose centres are ``separation`` apart; the
+    probability falls to ``dip`` on the line between them."""
+    yy, xx = np.mgrid[:40, :60].astype(np.float32)
+    a = np.hypot(yy - 20, xx - 30 + separation / 2) <= 8
+    b = np.hypot(yy - 20, xx - 30 - separation / 2) <= 8
+    prob = np.where(a | b, 0.95, 0.05).astype(np.float32)
+    prob[(a | b) & (np.abs(xx - 30) < 1)] = dip
+    return prob
+
+
+def test_touching_objects_are_split_where_the_probability_dips():
+    prob = disc_pair(14, 0.6)  # one foreground component, two seeds
+    labels = instance_labels(prob, threshold=0.5, seed_threshold=0.8, min_size=5, expand=0)
+    assert labels.max() == 2 and set(np.unique(labels[20, [20, 40]])) == {1, 2}
+    merged = instance_labels(prob, threshold=0.5, seed_threshold=None, expand=0)
+    assert merged.max() == 1
+
+
+def test_instance_ids_small_objects_and_growth():
+    prob = disc_pair(30, 0.95)
+    prob[2:4, 2:4] = 0.9  # 4 px speck
+    labels = instance_labels(prob, min_size=10, expand=0)
+    assert labels.max() == 2 and labels[3, 3] == 0
+    assert list(np.unique(labels)) == [0, 1, 2] and labels[20, 15] == 1  # ids in raster order
+    grown = instance_labels(prob, min_size=10, expand=2)
+    assert (grown > 0).sum() > (labels > 0).sum() and grown.max() == 2
+    out = InstanceLabelsd("pred")({"pred": torch.from_numpy(np.stack([1 - prob, prob]))})["pred"]
+    assert out.shape == (1, 40, 60) and out.max() == 2
+    assert instance_labels(np.zeros((8, 8))).max() == 0

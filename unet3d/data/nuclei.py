@@ -1,0 +1,237 @@
+"""Datalists for 2D nuclei/cell instance data: DSB2018, Cell Tracking Challenge and image/label folders.
+
+Three layouts are found anywhere up to three folders below ``dataset_dir``:
+
+- **DSB2018** (Kaggle Data Science Bowl 2018, stage 1 with the community fixes):
+  ``<id>/images/<id>.png`` with ``<id>/mask_instances_derived.png`` (uint16, one id per nucleus).
+- **Cell Tracking Challenge**, its own layout: ``01/t000.tif`` ... with ``01_GT/SEG/man_seg000.tif``
+  (only the frames that have a SEG ground truth are used), for every sequence ``NN``.
+- **Image/label folders**: ``img/`` + ``gt/`` or ``images/`` + ``labels/``, paired by the last
+  number in the file name (``t13.tif`` with ``man_seg13.tif``, ``dna-0.png`` with ``0.png``).
+
+Each entry of the datalist is ``{"image", "label", "source", "instances"}``: ``source`` names the
+data set (its folder relative to ``dataset_dir``), ``instances`` says whether the label is an
+instance map. A label with one value besides 0 but several separate objects is a binary mask
+(e.g. NIH3T3): it must not be read as instance truth, so it is flagged ``instances: False``;
+training then uses it without the paper's touching-border term, and evaluation scores it with
+the pixel IoU only.
+
+**The validation split** is fixed and independent of any seed:
+
+- DSB2018 holds overlapping crops of the same microscope field under different ids. Crops that
+  share image content are grouped (:func:`overlap_groups`), and whole groups go to one side: a
+  group is in validation when the SHA-1 of its first id (sorted) falls in the lowest
+  ``val_fraction`` of the hash range.
+- Cell Tracking Challenge sequences are time-lapses of one field: the last annotated frame of each
+  sequence is in validation (the frame furthest in time from the others).
+- Other image/label folders: every ``round(1 / val_fraction)``-th pair sorted by number.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections import defaultdict
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, UnidentifiedImageError
+
+from unet3d.data.datalist import IMAGE_SUFFIXES, DatasetError
+
+NUCLEI_SOURCE = (
+    "Expected DSB2018 (<id>/images/<id>.png + <id>/mask_instances_derived.png), Cell Tracking Challenge "
+    "(01/tNNN.tif + 01_GT/SEG/man_segNNN.tif) or img/ + gt/ folders; the data is public: "
+    "https://bbbc.broadinstitute.org/BBBC038 and http://celltrackingchallenge.net"
+)
+
+
+def _number(path: Path) -> int | None:
+    numbers = re.findall(r"\d+", path.stem)
+    return int(numbers[-1]) if numbers else None
+
+
+def _images(folder: Path) -> list[Path]:
+    return sorted(
+        p for p in folder.iterdir() if p.is_file() and not p.name.startswith(".") and p.suffix.lower() in IMAGE_SUFFIXES
+    )
+
+
+def read_label(path: Path) -> np.ndarray:
+    """A label image as an integer array ``(rows, columns)``.
+
+    Raises:
+        DatasetError: unreadable file, or not a single-channel image.
+    """
+    try:
+        with Image.open(path) as im:
+            array = np.asarray(im)
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as e:
+        raise DatasetError(f"{path}: not a readable label image ({e})") from e
+    if array.ndim != 2:
+        raise DatasetError(f"{path}: label of shape {array.shape}; expected one channel (an instance map)")
+    return array.astype(np.int64)
+
+
+def is_instance_map(label: np.ndarray) -> bool:
+    """``False`` for a binary mask of several objects (one value besides 0), ``True`` otherwise."""
+    from skimage.measure import label as connected_components
+
+    values = np.unique(label)
+    if len(values[values != 0]) != 1:
+        return True
+    return int(connected_components(label != 0, connectivity=1).max()) <= 1
+
+
+def _size(path: Path) -> tuple[int, int]:
+    try:
+        with Image.open(path) as im:
+            return (im.height, im.width)
+    except (UnidentifiedImageError, OSError, SyntaxError) as e:
+        raise DatasetError(f"{path}: not a readable image ({e})") from e
+
+
+def overlap_groups(paths: list[Path], run: int = 16, keep_every: int = 16, min_shared: int = 5) -> list[int]:
+    """Group images that share pixel content (overlapping crops of one field): a group index per path.
+
+    Every horizontal run of ``run`` pixels (RGB, exact values) with some texture is hashed; a
+    content-chosen ``1 / keep_every`` of the hashes is kept (the same runs are kept in every crop,
+    whatever the offset). Two images sharing at least ``min_shared`` kept hashes are joined, and
+    groups are the connected components of that relation.
+    """
+    rng = np.random.default_rng(0)
+    weights = rng.integers(1, 2**61, size=run, dtype=np.int64)
+    owners: dict[int, set[int]] = defaultdict(set)
+    for n, path in enumerate(paths):
+        with Image.open(path) as im:
+            rgb = np.asarray(im.convert("RGB")).astype(np.int64)
+        packed = (rgb[..., 0] << 16) | (rgb[..., 1] << 8) | rgb[..., 2]
+        windows = np.lib.stride_tricks.sliding_window_view(packed, run, axis=1)
+        texture = np.lib.stride_tricks.sliding_window_view(rgb[..., 1], run, axis=1).std(-1) > 1.5
+        hashes = (windows * weights).sum(-1)  # wraps around in int64: a hash, not a sum
+        for h in np.unique(hashes[texture & (hashes % keep_every == 0)]):
+            owners[int(h)].add(n)
+    shared: dict[tuple[int, int], int] = defaultdict(int)
+    for members in owners.values():
+        if 1 < len(members) <= 10:  # a run found in many images is background, not content
+            ms = sorted(members)
+            for i, a in enumerate(ms):
+                for b in ms[i + 1 :]:
+                    shared[(a, b)] += 1
+    parent = list(range(len(paths)))
+
+    def find(x: int) -> int:
+        while parent[x] != x:
+            parent[x] = parent[parent[x]]
+            x = parent[x]
+        return x
+
+    for (a, b), count in shared.items():
+        if count >= min_shared:
+            parent[find(a)] = find(b)
+    return [find(i) for i in range(len(paths))]
+
+
+def _in_validation(key: str, val_fraction: float) -> bool:
+    return int(hashlib.sha1(key.encode()).hexdigest(), 16) / 16**40 < val_fraction
+
+
+def _dsb_pairs(folder: Path) -> list[tuple[Path, Path]]:
+    pairs = []
+    for case in sorted(p for p in folder.iterdir() if p.is_dir() and not p.name.startswith(".")):
+        image = case / "images" / f"{case.name}.png"
+        label = case / "mask_instances_derived.png"
+        if not image.is_file():
+            raise DatasetError(f"{case}: DSB2018 case without its image (expected {image})")
+        if not label.is_file():
+            raise DatasetError(f"{image}: image without a label (expected {label})")
+        pairs.append((image, label))
+    return pairs
+
+
+def _numbered_pairs(images_dir: Path, labels_dir: Path) -> list[tuple[Path, Path]]:
+    labels = {_number(p): p for p in _images(labels_dir)}
+    pairs = []
+    for image in _images(images_dir):
+        n = _number(image)
+        if n is not None and n in labels:
+            pairs.append((image, labels[n]))
+    return pairs
+
+
+def _find_sets(root: Path, depth: int = 3) -> list[tuple[str, Path, list[tuple[Path, Path]]]]:
+    """``(layout, folder, pairs)`` for every data set found up to ``depth`` folders below ``root``."""
+    found: list[tuple[str, Path, list[tuple[Path, Path]]]] = []
+    subdirs = sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
+    names = {p.name for p in subdirs}
+    ctc = [p for p in subdirs if re.fullmatch(r"\d+", p.name) and (root / f"{p.name}_GT" / "SEG").is_dir()]
+    if ctc:
+        for seq in ctc:
+            found.append(("ctc", seq, _numbered_pairs(seq, root / f"{seq.name}_GT" / "SEG")))
+        return found
+    for images, labels in (("img", "gt"), ("images", "labels")):
+        if images in names and labels in names:
+            return [("folders", root, _numbered_pairs(root / images, root / labels))]
+    if subdirs and all((p / "images").is_dir() for p in subdirs[:5]) and (subdirs[0] / "images").is_dir():
+        return [("dsb", root, _dsb_pairs(root))]
+    if depth > 0:
+        for sub in subdirs:
+            found.extend(_find_sets(sub, depth - 1))
+    return found
+
+
+def nuclei_datalist(
+    dataset_dir: str | Path,
+    sources: Sequence[str] | None = ("dsb2018_nuclei", "ctc_fluo_nuclei"),
+    val_fraction: float = 0.15,
+    require_training: bool = True,
+) -> dict[str, list[dict]]:
+    """Build ``{"training": [...], "validation": [...]}`` from every nuclei data set under ``dataset_dir``.
+
+    Every pair is checked now (sizes from the headers; labels read to tell instance maps from
+    binary masks), so bad data stops the run before training with a message naming the file.
+
+    Args:
+        dataset_dir: a folder holding one or more data sets in the layouts above, e.g.
+            ``../shared/data`` (DSB2018 and the CTC sets) or one CTC data set's folder.
+        sources: sub-folders of ``dataset_dir`` to read (those that exist); when none exists, or
+            ``None``, everything found under ``dataset_dir`` is read.
+        val_fraction: share of DSB2018 field groups (and of plain folder pairs) in validation.
+        require_training: raise if no pair is left for training.
+
+    Raises:
+        DatasetError: no data set found, an image without a label, a label of another size, a
+            file that is not an image.
+    """
+    root = Path(dataset_dir)
+    if not root.is_dir():
+        raise DatasetError(f"{root}: dataset folder not found. {NUCLEI_SOURCE}")
+    roots = [root / s for s in sources or () if (root / s).is_dir()] or [root]
+    sets = [s for r in roots for s in _find_sets(r) if s[2]]
+    if not sets:
+        raise DatasetError(f"{root}: no nuclei data set found. {NUCLEI_SOURCE}")
+    datalist: dict[str, list[dict]] = {"training": [], "validation": []}
+    for layout, folder, pairs in sets:
+        source = folder.relative_to(root).as_posix() if folder != root else folder.name
+        if layout == "dsb":
+            groups = overlap_groups([image for image, _ in pairs])
+            first: dict[int, str] = {}
+            for (image, _), g in zip(pairs, groups, strict=True):
+                first.setdefault(g, image.stem)
+            in_val = [_in_validation(first[g], val_fraction) for g in groups]
+        elif layout == "ctc":
+            in_val = [i == len(pairs) - 1 for i in range(len(pairs))]
+        else:
+            every = max(round(1 / val_fraction), 2) if val_fraction > 0 else 0
+            in_val = [bool(every) and i % every == 0 for i in range(len(pairs))]
+        for (image, label), val in zip(pairs, in_val, strict=True):
+            label_map = read_label(label)
+            if _size(image) != label_map.shape:
+                raise DatasetError(f"{label}: label size {label_map.shape} differs from its image's {_size(image)}")
+            entry = {"image": str(image), "label": str(label), "source": source}
+            entry["instances"] = is_instance_map(label_map)  # type: ignore[assignment]
+            datalist["validation" if val else "training"].append(entry)
+    if require_training and not datalist["training"]:
+        raise DatasetError(f"{root}: no image left for training")
+    return datalist

@@ -1,0 +1,254 @@
+"""Nuclei/cell instances: one intensity convention for every microscope, training targets from
+instance maps, and instance ids from the network's probabilities (2D and 3D).
+
+MONAI has the pieces for semantic masks (``AsDiscrete``, ``KeepLargestConnectedComponent``) but
+none that turns an instance map into the U-Net paper's target (touching cells separated by
+background) or a probability map back into one id per cell; those are here. The watershed is
+``skimage.segmentation.watershed``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Hashable, Mapping
+
+import numpy as np
+import torch
+from monai.config import KeysCollection
+from monai.transforms import MapTransform
+from monai.utils import convert_to_dst_type
+from scipy import ndimage
+from skimage.measure import label as connected_components
+from skimage.segmentation import expand_labels, watershed
+
+from unet3d.transforms.weight_map import paper_weight_map
+
+# ITU-R BT.601 luma weights (what PIL's convert("L") uses)
+LUMA = (0.299, 0.587, 0.114)
+
+
+def bright_nuclei(image: np.ndarray) -> np.ndarray:
+    """Any microscopy image ``(C, *spatial)`` as one channel with bright nuclei on a dark background.
+
+    Channels: 1 (gray) is kept; 2 (gray + alpha) keeps the gray; 3 (RGB) and 4 (RGBA, as the Data
+    Science Bowl releases its images) become luma, alpha dropped. Brightfield and H&E images show
+    dark nuclei on a light background: when the median (the background, which covers most of a
+    nuclei image) lies above the middle of the 1st-99th percentile range, the image is inverted.
+    Intensities are not rescaled here (``ScaleIntensityRangePercentilesd`` follows in the bundle).
+
+    Raises:
+        ValueError: more than 4 channels, or 4 channels other than RGBA.
+    """
+    c = image.shape[0]
+    if c in (1, 2):
+        gray = image[0].astype(np.float32)
+    elif c in (3, 4):
+        gray = sum(w * image[i].astype(np.float32) for i, w in enumerate(LUMA))
+    else:
+        raise ValueError(f"{c} channels; expected gray, gray+alpha, RGB or RGBA")
+    low, median, high = np.percentile(gray, (1, 50, 99))
+    if median > (low + high) / 2:
+        gray = gray.max() + gray.min() - gray
+    return np.asarray(gray, np.float32)[None]
+
+
+class BrightNucleid(MapTransform):
+    """Dictionary transform: :func:`bright_nuclei` on channel-first images ``(C, *spatial)``.
+
+    Example::
+
+        >>> BrightNucleid("image")({"image": torch.rand(4, 256, 320)})["image"].shape   # RGBA
+        torch.Size([1, 256, 320])
+    """
+
+    converts_color = True  # unet3d segment reads colour images for bundles that use this transform
+
+    def __init__(self, keys: KeysCollection, allow_missing_keys: bool = False) -> None:
+        super().__init__(keys, allow_missing_keys)
+
+    def __call__(self, data: Mapping[Hashable, torch.Tensor]) -> dict[Hashable, torch.Tensor]:
+        d = dict(data)
+        for key in self.key_iterator(d):
+            image = d[key]
+            array = image.detach().cpu().numpy() if isinstance(image, torch.Tensor) else np.asarray(image)
+            d[key] = convert_to_dst_type(bright_nuclei(array), image, dtype=torch.float32)[0]
+        return d
+
+
+def touching_borders(instances: np.ndarray) -> np.ndarray:
+    """Pixels of an object that touch another object (8-/26-neighbourhood), as a boolean array.
+
+    Both sides of a contact are marked, so removing them leaves a 2-pixel background gap.
+    """
+    size = 3
+    larger = ndimage.maximum_filter(instances, size=size) != instances
+    nonzero = np.where(instances == 0, instances.max() + 1, instances)
+    smaller = ndimage.minimum_filter(nonzero, size=size) != nonzero
+    return (instances > 0) & (larger | smaller)
+
+
+def instance_target(
+    instances: np.ndarray,
+    is_instance_map: bool = True,
+    w0: float = 10.0,
+    sigma: float = 5.0,
+    separate_touching: bool = True,
+) -> tuple[np.ndarray, np.ndarray]:
+    """The U-Net paper's target for touching cells: ``(label, weight)`` from an instance map.
+
+    ``label`` is 1 inside objects and 0 on the background and on the borders where two objects
+    touch (the paper's "separating background labels"); ``weight`` is the paper's weight map on
+    that label (eq. 2, class balancing plus ``w0 * exp(-(d1 + d2)^2 / (2 sigma^2))`` on the
+    background between nearby objects). A binary mask (``is_instance_map=False``) carries no
+    instance borders: its label is the mask and its weight the class balancing alone.
+
+    Args:
+        instances: integer instance map ``(H, W)`` or ``(D, H, W)``, 0 = background.
+        is_instance_map: whether ``instances`` separates objects by id.
+        w0, sigma: the border term (10 and 5 px in the paper).
+        separate_touching: ``False`` gives the plain foreground mask (a semantic baseline).
+
+    Returns:
+        ``label`` (uint8) and ``weight`` (float32), both of ``instances``' shape.
+    """
+    instances = np.asarray(instances).astype(np.int64)
+    label = instances > 0
+    if is_instance_map and separate_touching:
+        label &= ~touching_borders(instances)
+    weight = paper_weight_map(label.astype(np.int64), boundary_label=0, w0=w0 if is_instance_map else 0.0, sigma=sigma)
+    return label.astype(np.uint8), weight
+
+
+class InstanceTargetd(MapTransform):
+    """Dictionary transform: an instance map ``(1, *spatial)`` to the paper's label and weight map.
+
+    The label replaces ``keys``; the weight goes to ``weight_key``. Whether the label is an
+    instance map is read from ``instances_key`` in the data (the datalists set it: binary masks
+    are not instance truth); missing means ``True``. Deterministic, so ``CacheDataset`` caches it.
+
+    Args:
+        keys: the label key.
+        weight_key: where the weight map goes.
+        instances_key: the data key holding the instance-map flag.
+        w0, sigma, separate_touching: see :func:`instance_target`.
+    """
+
+    def __init__(
+        self,
+        keys: KeysCollection,
+        weight_key: str = "weight",
+        instances_key: str = "instances",
+        w0: float = 10.0,
+        sigma: float = 5.0,
+        separate_touching: bool = True,
+        allow_missing_keys: bool = False,
+    ) -> None:
+        super().__init__(keys, allow_missing_keys)
+        self.weight_key, self.instances_key, self.w0, self.sigma = weight_key, instances_key, w0, sigma
+        self.separate_touching = separate_touching
+
+    def __call__(self, data: Mapping[Hashable, torch.Tensor]) -> dict[Hashable, torch.Tensor]:
+        d = dict(data)
+        flag = d.get(self.instances_key, True)
+        is_instance_map = bool(flag.item() if isinstance(flag, torch.Tensor) else flag)
+        for key in self.key_iterator(d):
+            label = d[key]
+            array = label.detach().cpu().numpy() if isinstance(label, torch.Tensor) else np.asarray(label)
+            if array.shape[0] != 1:
+                raise ValueError(f"{key} must have one channel, got shape {tuple(array.shape)}")
+            target, weight = instance_target(
+                np.rint(array[0]), is_instance_map, self.w0, self.sigma, self.separate_touching
+            )
+            d[key] = convert_to_dst_type(target[None].astype(np.float32), label, dtype=torch.float32)[0]
+            d[self.weight_key] = convert_to_dst_type(weight[None], label, dtype=torch.float32)[0]
+        return d
+
+
+def instance_labels(
+    prob: np.ndarray,
+    threshold: float = 0.5,
+    seed_threshold: float | None = 0.8,
+    min_size: int = 15,
+    expand: int = 1,
+) -> np.ndarray:
+    """One id per object from a foreground probability map ``(H, W)`` or ``(D, H, W)``.
+
+    The foreground is ``prob >= threshold``. Seeds are the connected components of the surer
+    interior ``prob >= seed_threshold``; each grows over the foreground by a watershed on the
+    probability, so touching objects that share one foreground component are split where the
+    probability dips between them. Foreground components without a seed keep their own id.
+    Objects below ``min_size`` pixels are dropped; the rest grow by ``expand`` pixels into the
+    background (the network learnt to leave a gap where objects touch; the true objects reach
+    into it). Ids run from 1 in raster order of the objects' first pixel: deterministic.
+
+    Args:
+        prob: foreground probability in [0, 1].
+        threshold: foreground threshold.
+        seed_threshold: seed threshold (at least ``threshold``); ``None``: connected components
+            of the foreground only.
+        min_size: smallest object kept, in pixels (voxels).
+        expand: pixels (voxels) each object grows into the background, without merging.
+
+    Returns:
+        int32 array of ``prob``'s shape, 0 = background.
+    """
+    prob = np.asarray(prob, dtype=np.float32)
+    foreground = prob >= threshold
+    labels = connected_components(foreground, connectivity=1)
+    if seed_threshold is not None and labels.max() > 0:
+        seeds = connected_components(prob >= max(seed_threshold, threshold), connectivity=1)
+        grown = watershed(-prob, markers=seeds, mask=foreground, connectivity=1)
+        unseeded = connected_components(foreground & (grown == 0), connectivity=1)
+        labels = np.where(unseeded > 0, unseeded + grown.max(), grown)
+    if labels.max() > 0 and min_size > 1:
+        sizes = np.bincount(labels.ravel())
+        small = sizes < min_size
+        small[0] = False
+        labels[small[labels]] = 0
+    if expand > 0 and labels.max() > 0:
+        labels = expand_labels(labels, distance=expand)
+    # sequential ids in raster order of each object's first pixel
+    flat = labels.ravel()
+    ids, first = np.unique(flat, return_index=True)
+    order = ids[np.argsort(first)]
+    order = order[order != 0]
+    lut = np.zeros(int(ids.max()) + 1, np.int32)
+    lut[order] = np.arange(1, len(order) + 1, dtype=np.int32)
+    return lut[labels]
+
+
+class InstanceLabelsd(MapTransform):
+    """Dictionary transform: class probabilities ``(C, *spatial)`` to instance ids ``(1, *spatial)``.
+
+    Args:
+        keys: the prediction key (softmax probabilities).
+        channel: the foreground (object interior) channel.
+        threshold, seed_threshold, min_size, expand: see :func:`instance_labels`.
+
+    Example::
+
+        >>> InstanceLabelsd("pred")({"pred": torch.rand(2, 64, 64)})["pred"].shape
+        torch.Size([1, 64, 64])
+    """
+
+    def __init__(
+        self,
+        keys: KeysCollection,
+        channel: int = 1,
+        threshold: float = 0.5,
+        seed_threshold: float | None = 0.8,
+        min_size: int = 15,
+        expand: int = 1,
+        allow_missing_keys: bool = False,
+    ) -> None:
+        super().__init__(keys, allow_missing_keys)
+        self.channel = channel
+        self.threshold, self.seed_threshold, self.min_size, self.expand = threshold, seed_threshold, min_size, expand
+
+    def __call__(self, data: Mapping[Hashable, torch.Tensor]) -> dict[Hashable, torch.Tensor]:
+        d = dict(data)
+        for key in self.key_iterator(d):
+            pred = d[key]
+            prob = pred[self.channel].detach().cpu().numpy() if isinstance(pred, torch.Tensor) else pred[self.channel]
+            ids = instance_labels(prob, self.threshold, self.seed_threshold, self.min_size, self.expand)
+            d[key] = convert_to_dst_type(ids[None].astype(np.float32), pred)[0]
+        return d
