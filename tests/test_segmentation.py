@@ -75,7 +75,7 @@ def test_cli_refuses_to_overwrite_and_names_bad_files(data_dir, tmp_path):
     Image.new("RGB", (64, 64)).save(rgb)
     for path, message in (
         (bad, "broken.png: cannot read"),
-        (rgb, "colour.png: shape (64, 64, 3) has extra channels"),
+        (rgb, "colour.png: RGB image; this bundle takes single-channel (gray) images"),
     ):
         res = cli(str(path), "--output-dir", str(tmp_path / "out"))
         assert res.returncode == 1 and message in res.stderr.strip().splitlines()[-1], res.stderr[-2000:]

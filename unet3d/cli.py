@@ -36,9 +36,15 @@ def _segment(args: argparse.Namespace) -> int:
     import time
 
     from unet3d.bundle import distributed
-    from unet3d.segmentation import segment
+    from unet3d.segmentation import SegmentationFailures, segment
 
     start = time.perf_counter()
+    if args.verbose:
+        import logging
+
+        logging.basicConfig(level=logging.INFO, format="%(message)s")
+        bundle = Path(args.bundle).resolve()
+        print(f"bundle: {bundle} (configs/inference.yaml, models/model.pt; its configs run as Python code)")
     rank, world_size, device = 0, 1, args.device
     prefix = ""
     try:
@@ -56,12 +62,24 @@ def _segment(args: argparse.Namespace) -> int:
             overwrite=args.overwrite,
             tta=args.tta,
             series_uid=args.series_uid,
+            allow_gaps=args.allow_gaps,
             progress=sys.stderr.isatty() and rank == 0,
             rank=rank,
             world_size=world_size,
         )
+    except SegmentationFailures as e:
+        for _, message in e.failures:
+            print(f"error: {prefix}{message}", file=sys.stderr)
+        if len(e.failures) + len(e.written) > 1:
+            print(f"{prefix}{len(e.failures)} of {len(e.failures) + len(e.written)} inputs failed (no output for "
+                  f"them); {len(e.written)} masks written to {args.output_dir}", file=sys.stderr)  # fmt: skip
+        return 1
     except (ValueError, FileExistsError, FileNotFoundError, PermissionError) as e:
         print(f"error: {prefix}{e}", file=sys.stderr)
+        return 1
+    except OSError as e:  # a full disk, a read-only file system: the system's words, one line
+        where = f"{e.filename}: " if e.filename else ""
+        print(f"error: {prefix}{where}{e.strerror or e}", file=sys.stderr)
         return 1
     count = len(written)
     if world_size > 1:
@@ -88,7 +106,15 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("bundles", help="list the bundles under a folder")
     p.add_argument("root", nargs="?", default="bundles", help="folder holding bundles (default: bundles)")
     p.set_defaults(func=_bundles)
-    p = sub.add_parser("segment", help="segment images, volumes or DICOM series with a bundle")
+    p = sub.add_parser(
+        "segment",
+        help="segment images, volumes or DICOM series with a bundle",
+        description="Segment images, volumes or DICOM series with a bundle; masks are written in the "
+        "input's geometry, atomically, never over an existing file without --overwrite. A bad input is "
+        "reported with one line and gets no output; the other inputs are segmented; the exit status is 1 "
+        "if any failed. A bundle is code: `$` expressions in its configs run as Python, whatever the "
+        "weights' safety, so only run bundles you trust (as with any MONAI bundle).",
+    )
     p.add_argument(
         "inputs",
         nargs="+",
@@ -104,21 +130,32 @@ def build_parser() -> argparse.ArgumentParser:
         help="output format (default: follows the input)",
     )
     p.add_argument("--series-uid", default=None, help="the series to segment in a DICOM folder holding several")
+    p.add_argument(
+        "--allow-gaps",
+        action="store_true",
+        help="segment DICOM series whose slices are not evenly spaced (a missing slice); the geometry "
+        "past the gap is then wrong",
+    )
     p.add_argument("--device", default=None, help="cpu, cuda, cuda:1, ... (default: a GPU if there is one)")
     p.add_argument("--overwrite", action="store_true", help="replace existing outputs")
     p.add_argument("--tta", action="store_true", help="test-time augmentation (slower)")
+    p.add_argument("--verbose", action="store_true", help="say where the bundle is loaded from, and each step")
     p.set_defaults(func=_segment)
     return parser
 
 
 def _quiet_optional_gpu_codecs() -> None:
     """MONAI announces at import that the optional nvImageCodec GPU decoder is missing; on a CPU
-    machine that is expected, and the CLI's users should see their results, not that."""
+    machine that is expected, and the CLI's users should see their results, not that. Library
+    deprecation notices (e.g. MONAI's about ``Orientationd``'s label convention) are for
+    developers, not for the CLI's users, who cannot act on them."""
     import logging
     import warnings
 
     logging.getLogger("monai.data.nvimgcodec_pydicom_plugin").setLevel(logging.ERROR)
     warnings.filterwarnings("ignore", message=".*nvImageCodec.*")
+    warnings.filterwarnings("ignore", category=FutureWarning)
+    warnings.filterwarnings("ignore", category=DeprecationWarning)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -15,9 +15,49 @@ from unet3d.io.writers import DEFAULT_FORMAT, SUFFIXES, write_mask
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["InputError", "expand_inputs", "output_path", "segment"]
+__all__ = ["InputError", "SegmentationFailures", "expand_inputs", "output_path", "segment"]
 
 FILE_SUFFIXES = (*NIFTI_SUFFIXES, *ITK_SUFFIXES, *IMAGE_2D_SUFFIXES)
+
+
+class SegmentationFailures(InputError):
+    """Some inputs of a run failed; the others were segmented.
+
+    Attributes:
+        failures: ``(input path, message)`` per failed input, in input order.
+        written: the outputs that were written.
+    """
+
+    def __init__(self, failures: list[tuple[Path, str]], written: list[Path]) -> None:
+        self.failures, self.written = failures, written
+        total = len(failures) + len(written)
+        super().__init__(f"{len(failures)} of {total} inputs failed: " + "; ".join(m for _, m in failures))
+
+
+def prepare_output_dir(output_dir: str | os.PathLike) -> Path:
+    """Create ``output_dir`` if needed, check that it is a writable folder, remove temporary files
+    that an interrupted earlier run left there.
+
+    Raises:
+        InputError: the path (or a folder above it) is a file, cannot be created, or is not writable.
+    """
+    from unet3d.io.atomic import remove_stale_parts
+
+    folder = Path(output_dir)
+    if folder.exists() and not folder.is_dir():
+        raise InputError(f"{folder}: output folder is an existing file")
+    for parent in folder.parents:
+        if parent.exists() and not parent.is_dir():
+            raise InputError(f"{folder}: cannot create the output folder, {parent} is a file")
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise InputError(f"{folder}: cannot create the output folder ({e.strerror})") from e
+    if not os.access(folder, os.W_OK):
+        raise InputError(f"{folder}: output folder is not writable")
+    for stale in remove_stale_parts(folder):
+        logger.info(f"removed {stale}, left by an interrupted run")
+    return folder
 
 
 def _stem(path: Path) -> str:
@@ -44,15 +84,21 @@ def output_path(input_path: str | os.PathLike, output_dir: str | os.PathLike, fm
 def expand_inputs(inputs: Sequence[str | os.PathLike]) -> list[Path]:
     """Inputs as paths; a folder holding NIfTI/NRRD/MHA/PNG/TIFF files stands for those files.
 
-    A folder without such files is taken as one DICOM series (see ``read_volume``). Only paths
-    are listed, so a folder of thousands of volumes costs no memory until each is read.
+    A folder without such files is taken as one DICOM series (see ``read_volume``). Hidden files
+    (names starting with ``.``, among them the temporary files of unfinished writes) are never
+    inputs. Only paths are listed, so a folder of thousands of volumes costs no memory until each
+    is read.
     """
     paths: list[Path] = []
     for item in inputs:
         path = Path(item)
         files = []
         if path.is_dir():
-            files = sorted(p for p in path.iterdir() if p.is_file() and p.name.lower().endswith(FILE_SUFFIXES))
+            files = sorted(
+                p
+                for p in path.iterdir()
+                if p.is_file() and not p.name.startswith(".") and p.name.lower().endswith(FILE_SUFFIXES)
+            )
         paths.extend(files or [path])
     return paths
 
@@ -66,15 +112,18 @@ def segment(
     overwrite: bool = False,
     tta: bool = False,
     series_uid: str | None = None,
+    allow_gaps: bool = False,
     progress: bool = False,
     rank: int = 0,
     world_size: int = 1,
 ) -> list[Path]:
     """Segment inputs with a bundle and write one mask per input, in the input's geometry.
 
-    Every input path and output name is checked before any work: an existing output stops the
-    run (unless ``overwrite``) with nothing written. Each mask is written atomically, so an input
-    that fails to read leaves no file of its own behind.
+    Every input path, output name and the output folder are checked before any work: an existing
+    output (unless ``overwrite``) or an unusable output folder stops the run with nothing written.
+    Then a bad input does not stop the others: it is reported, its output is absent, and every
+    other output is complete (each mask is written atomically); :class:`SegmentationFailures`
+    lists the failed inputs at the end. Running out of disk space stops the run.
 
     Args:
         inputs: NIfTI/NRRD/MHA files or DICOM series folders (3D bundles), PNG/TIFF (2D bundles);
@@ -86,6 +135,8 @@ def segment(
         overwrite: replace existing outputs.
         tta: the bundle's test-time augmentation.
         series_uid: the series to use in DICOM folders holding several.
+        allow_gaps: segment DICOM series with unevenly spaced slices (a missing or duplicate
+            slice) instead of refusing them; the geometry past a gap is then wrong.
         progress: show a progress bar over the inputs.
         rank: this process's share of the inputs under ``torchrun``: inputs ``rank``,
             ``rank + world_size``, ... (each output is written by exactly one process).
@@ -95,7 +146,8 @@ def segment(
         The files this process wrote, in input order.
 
     Raises:
-        InputError: a missing, unreadable or unsuitable input (named in the message).
+        InputError: a missing input path, clashing output names, an unusable output folder.
+        SegmentationFailures: some inputs could not be segmented (the others were).
         FileExistsError: an output exists and ``overwrite`` is false.
     """
     from tqdm import tqdm
@@ -114,18 +166,33 @@ def segment(
     for out in outputs:
         if out.exists() and not overwrite:
             raise FileExistsError(f"{out}: output exists; pass --overwrite to replace it")
+    prepare_output_dir(output_dir)
     predictor = BundlePredictor(bundle, device=device, tta=tta)
     channel_def = predictor.output_spec.get("channel_def", {})
     names = {int(k): str(v) for k, v in channel_def.items()}
     codes = {int(k): v for k, v in predictor.metadata.get("dicom_seg_codes", {}).items()}
-    written = []
+    written: list[Path] = []
+    failures: list[tuple[Path, str]] = []
     start = time.perf_counter()
     for path, out in tqdm(list(zip(paths, outputs, strict=True)), disable=not progress, unit="input"):
-        volume = read_volume(path, series_uid=series_uid)
-        if volume.image.ndim != predictor.spatial_dims:
-            raise InputError(f"{path}: {volume.image.ndim}D input for a {predictor.spatial_dims}D bundle ({bundle})")
-        mask = np.asarray(predictor(volume.image))[0]
-        fmt_out = fmt or DEFAULT_FORMAT[volume.kind]
-        written.append(write_mask(volume, mask, out, fmt_out, overwrite, segment_names=names, segment_codes=codes))
+        try:
+            volume = read_volume(path, series_uid=series_uid, color=predictor.accepts_color, allow_gaps=allow_gaps)
+            if len(volume.spatial_shape) != predictor.spatial_dims:
+                dims, wanted = len(volume.spatial_shape), predictor.spatial_dims
+                raise InputError(f"{path}: {dims}D input for a {wanted}D bundle ({bundle})")
+            try:
+                mask = np.asarray(predictor(volume.image))[0]
+            except ValueError as e:
+                raise InputError(f"{path}: {e}") from e
+            fmt_out = fmt or DEFAULT_FORMAT[volume.kind]
+            dtype = predictor.mask_dtype
+            written.append(write_mask(volume, mask, out, fmt_out, overwrite, names, codes, dtype=dtype))
+        except InputError as e:
+            logger.info(f"failed: {e}")  # the caller reports failures; --verbose shows them as they come
+            failures.append((path, str(e)))
+        except OSError as e:
+            raise OSError(e.errno, f"{e.strerror} while writing {out}") from e
     logger.info(f"segmented {len(written)} input(s) in {time.perf_counter() - start:.1f} s into {output_dir}")
+    if failures:
+        raise SegmentationFailures(failures, written)
     return written

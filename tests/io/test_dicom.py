@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import logging
+import os
 import shutil
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -46,3 +48,22 @@ def test_empty_folder_and_non_dicom_files(data_dir, tmp_path, caplog):
     with caplog.at_level(logging.WARNING):
         assert len(select_series(tmp_path / "series")) == 3
     assert "readme.txt: not a DICOM file, ignored" in caplog.text
+
+
+def test_a_missing_slice_is_a_gap_unless_allowed(data_dir, tmp_path, caplog):
+    shutil.copytree(data_dir / "dicom/mr_hippocrop_study1", tmp_path / "series")
+    headers = select_series(tmp_path / "series")
+    os.remove(headers[10].filename)  # one instance lost in the middle
+    with pytest.raises(DicomError, match=r"series: slices are not evenly spaced: 2\.00 mm between"):
+        select_series(tmp_path / "series")
+    with caplog.at_level(logging.WARNING):
+        assert len(select_series(tmp_path / "series", allow_gaps=True)) == len(headers) - 1
+    assert "going on as asked" in caplog.text
+
+
+def test_a_damaged_slice_is_an_error_not_a_warning(data_dir, tmp_path):
+    shutil.copytree(data_dir / "dicom/mr_hippocrop_study1", tmp_path / "series")
+    victim = Path(select_series(tmp_path / "series")[5].filename)
+    victim.write_bytes(b"garbage" * 100)
+    with pytest.raises(DicomError, match=f"{victim.name}: not a readable DICOM file in the series folder"):
+        select_series(tmp_path / "series")

@@ -80,6 +80,8 @@ class EvaluationReport:
         metric_names: which metrics to report; all in ``metric_details`` if ``None``.
         class_names: names of the classes of multi-class metrics, in channel order (e.g.
             ``["anterior", "posterior"]``); ``class_0``, ``class_1``, ... if ``None``.
+        groups: image path to group name (e.g. the data set it comes from); the CSV gets a
+            ``group`` column and the summary a ``groups`` entry with each group's mean and count.
     """
 
     def __init__(
@@ -87,10 +89,12 @@ class EvaluationReport:
         output_dir: str,
         metric_names: Sequence[str] | None = None,
         class_names: Sequence[str] | None = None,
+        groups: Mapping[str, str] | None = None,
     ) -> None:
         self.output_dir = output_dir
         self.metric_names = metric_names
         self.class_names = class_names
+        self.groups = dict(groups) if groups else None
         self._names: list[str] = []
 
     def attach(self, engine: Engine) -> None:
@@ -121,15 +125,26 @@ class EvaluationReport:
         csv_path = os.path.join(self.output_dir, "per_image.csv")
         with open(csv_path + ".tmp", "w", newline="") as f:
             writer = csv.writer(f)
-            writer.writerow(["image", *names])
+            group_column = ["group"] if self.groups else []
+            writer.writerow(["image", *group_column, *names])
             for i, image in enumerate(self._names):
-                writer.writerow([image, *(f"{values[n][i]:.6f}" for n in names)])
+                in_group = [self.groups.get(image, "")] if self.groups else []
+                writer.writerow([image, *in_group, *(f"{values[n][i]:.6f}" for n in names)])
         os.replace(csv_path + ".tmp", csv_path)
         summary: dict[str, Any] = {"images": len(self._names)}
         for n in names:
             v = [x for x in values[n] if not math.isnan(x)]
             summary[n] = {"mean": sum(v) / len(v) if v else math.nan, "min": min(v, default=math.nan)}
             summary[n]["max"] = max(v, default=math.nan)
+        if self.groups:
+            summary["groups"] = {}
+            for group in sorted(set(self.groups.get(image, "") for image in self._names)):
+                rows = [i for i, image in enumerate(self._names) if self.groups.get(image, "") == group]
+                entry: dict[str, Any] = {"images": len(rows)}
+                for n in names:
+                    v = [values[n][i] for i in rows if not math.isnan(values[n][i])]
+                    entry[n] = sum(v) / len(v) if v else math.nan
+                summary["groups"][group] = entry
         json_path = os.path.join(self.output_dir, "summary.json")
         with open(json_path + ".tmp", "w") as f:
             json.dump(summary, f, indent=2)

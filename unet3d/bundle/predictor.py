@@ -60,7 +60,12 @@ class BundlePredictor:
             parser["tta"] = True
         self.metadata: dict[str, Any] = json.loads(meta.read_text())
         self.network = parser.get_parsed_content("network_def")
-        self.network.load_state_dict(torch.load(weights, map_location="cpu", weights_only=True))
+        try:
+            state = torch.load(weights, map_location="cpu", weights_only=True)
+            self.network.load_state_dict(state.get("model", state))
+        except Exception as e:  # pickle, zip and key errors: all mean "these weights cannot be used"
+            reason = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+            raise ValueError(f"{weights}: cannot load the weights ({reason})") from e
         self.network.to(self.device).eval()
         self.inferer = parser.get_parsed_content("inferer")
         self.preprocessing = self._without(parser.get_parsed_content("preprocessing"), "LoadImaged")
@@ -89,13 +94,26 @@ class BundlePredictor:
     def spatial_dims(self) -> int:
         return len(self.input_spec["spatial_shape"])
 
+    @property
+    def accepts_color(self) -> bool:
+        """Whether the preprocessing turns colour images into the network's input (a transform
+        with ``converts_color = True``, e.g. ``unet3d.transforms.BrightNucleid``)."""
+        return any(getattr(t, "converts_color", False) for t in self.preprocessing.transforms)
+
+    @property
+    def mask_dtype(self) -> str:
+        """``uint16`` for bundles whose masks hold instance ids (metadata ``mask_dtype``), else ``uint8``."""
+        return str(self.metadata.get("mask_dtype", "uint8"))
+
     def runner_for(self, image: torch.Tensor) -> Any:
         """The network to run on ``image`` (preprocessed, channel-first): a frozen copy for inputs of
         at least ``FREEZE_MIN_WINDOWS`` windows, made once, else the network itself."""
         roi = getattr(self.inferer, "roi_size", None)
         if roi is None:
             return self.network
-        window = math.prod(roi) if not isinstance(roi, int) else roi**self.spatial_dims
+        roi = [roi] * self.spatial_dims if isinstance(roi, int) else list(roi)
+        # MONAI's convention: a non-positive size means the image's own size on that axis
+        window = math.prod(r if r > 0 else s for r, s in zip(roi, image.shape[1:], strict=True))
         if image[0].numel() < FREEZE_MIN_WINDOWS * window:
             return self.network
         if self._frozen is None:
@@ -110,6 +128,9 @@ class BundlePredictor:
         whose postprocessing inverts the preprocessing (``Invertd``) it is in the input's geometry.
         """
         data = self.preprocessing({"image": image})
+        channels = getattr(self.network, "in_channels", None)
+        if channels is not None and data["image"].shape[0] != channels:
+            raise ValueError(f"{data['image'].shape[0]} channels; this bundle's network takes {channels}")
         runner = self.runner_for(data["image"])
         with torch.inference_mode():
             pred = self.inferer(data["image"][None].to(self.device), runner)

@@ -3,9 +3,48 @@
 from __future__ import annotations
 
 import os
+import re
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
+
+# temporary files: ".<name>.<pid>.<random>.part<suffixes>"; later runs recognise and remove them
+PART_PATTERN = re.compile(r"^\..+\.(\d+)\.[^.]+\.part(\.[^.]+)*$")
+
+
+def is_partial(path: str | os.PathLike) -> bool:
+    """Whether ``path`` is one of :func:`atomic_write`'s temporary files."""
+    return PART_PATTERN.match(Path(path).name) is not None
+
+
+def remove_stale_parts(folder: str | os.PathLike) -> list[Path]:
+    """Remove temporary files that an interrupted run (a process no longer alive) left in ``folder``."""
+    removed: list[Path] = []
+    root = Path(folder)
+    if not root.is_dir():
+        return removed
+    for p in root.iterdir():
+        m = PART_PATTERN.match(p.name)
+        if m is None or not p.is_file():
+            continue
+        pid = int(m.group(1))
+        try:
+            os.kill(pid, 0)
+            alive = pid != os.getpid()
+        except ProcessLookupError:
+            alive = False
+        except PermissionError:  # a live process of another user
+            alive = True
+        if not alive:
+            p.unlink(missing_ok=True)
+            removed.append(p)
+    return removed
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def atomic_write(path: str | os.PathLike, write: Callable[[str], None], overwrite: bool = False) -> Path:
@@ -13,7 +52,10 @@ def atomic_write(path: str | os.PathLike, write: Callable[[str], None], overwrit
 
     The temporary file lies in the destination folder (so the rename is atomic on one file
     system) and keeps the destination's suffixes, for writers that choose the format from them
-    (``.nii.gz``). On any error the temporary file is removed and ``path`` is untouched.
+    (``.nii.gz``). On any error the temporary file is removed and ``path`` is untouched. The
+    result gets the usual mode of a new file (``0o666`` less the umask), or the mode of the file it
+    replaces. A temporary file that a killed process left behind is recognised by
+    :func:`is_partial` and removed by :func:`remove_stale_parts`.
 
     Args:
         path: destination file.
@@ -32,10 +74,12 @@ def atomic_write(path: str | os.PathLike, write: Callable[[str], None], overwrit
     if not os.access(folder, os.W_OK):
         raise PermissionError(f"{folder}: output folder is not writable")
     suffix = "".join(dest.suffixes)
-    fd, tmp = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=f".part{suffix}", dir=folder)
+    fd, tmp = tempfile.mkstemp(prefix=f".{dest.name}.{os.getpid()}.", suffix=f".part{suffix}", dir=folder)
     os.close(fd)
+    mode = dest.stat().st_mode & 0o7777 if dest.exists() else 0o666 & ~_umask()
     try:
         write(tmp)
+        os.chmod(tmp, mode)
         os.replace(tmp, dest)
     except BaseException:
         if os.path.exists(tmp):

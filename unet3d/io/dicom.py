@@ -14,6 +14,12 @@ from pydicom.errors import InvalidDicomError
 logger = logging.getLogger(__name__)
 
 SEG_SOP_CLASS = "1.2.840.10008.5.1.4.1.1.66.4"
+# files in a series folder that are not slices: skipped with a warning (any other unreadable file
+# is a damaged slice, an error)
+NON_DICOM_SUFFIXES = (".txt", ".md", ".json", ".xml", ".csv", ".pdf", ".html", ".png", ".jpg", ".jpeg",
+                      ".nrrd", ".nii", ".gz", ".mha", ".mhd", ".raw", ".zip", ".log", ".ini")  # fmt: skip
+# slice spacing may vary by this share of the median spacing (or 0.01 mm) before it is a gap
+GAP_TOLERANCE = 0.05
 
 
 class DicomError(ValueError):
@@ -24,22 +30,28 @@ def find_series(folder: str | os.PathLike) -> dict[str, list[Dataset]]:
     """Image series in ``folder`` (searched recursively): ``{SeriesInstanceUID: headers}``.
 
     Headers are read without pixel data. Files that are not DICOM are skipped with a warning;
-    DICOM objects that are not image slices (SEG, reports, ...) are skipped silently. Each
-    series' headers are sorted along the slice normal (ascending position).
+    DICOM objects that are not image slices (SEG, reports, ...) are skipped silently. Files
+    with a suffix of other formats (``.txt``, ``.nrrd``, ...) are skipped with a warning; any
+    other file that does not read as DICOM is a damaged slice and an error. Each series' headers
+    are sorted along the slice normal (ascending position).
 
     Raises:
-        DicomError: ``folder`` is not a folder or holds no DICOM image.
+        DicomError: ``folder`` is not a folder, holds no DICOM image, or holds a damaged slice.
     """
     root = Path(folder)
     if not root.is_dir():
         raise DicomError(f"{root}: not a folder of DICOM files")
     series: dict[str, list[Dataset]] = {}
-    for path in sorted(p for p in root.rglob("*") if p.is_file()):
+    for path in sorted(p for p in root.rglob("*") if p.is_file() and not p.name.startswith(".")):
         try:
             ds = pydicom.dcmread(path, stop_before_pixels=True)
-        except (InvalidDicomError, OSError, EOFError) as e:
-            logger.warning(f"{path}: not a DICOM file, ignored ({e})")
-            continue
+        except (InvalidDicomError, OSError, EOFError, ValueError) as e:
+            if path.suffix.lower() in NON_DICOM_SUFFIXES:
+                logger.warning(f"{path}: not a DICOM file, ignored ({e})")
+                continue
+            # a file named like a slice that does not read as DICOM: a damaged slice, whose loss
+            # would silently stack the others as if contiguous
+            raise DicomError(f"{path}: not a readable DICOM file in the series folder {root}") from e
         if ds.get("SOPClassUID") == SEG_SOP_CLASS or "ImagePositionPatient" not in ds or "SeriesInstanceUID" not in ds:
             continue
         ds.filename = str(path)
@@ -59,25 +71,59 @@ def find_series(folder: str | os.PathLike) -> dict[str, list[Dataset]]:
     return series
 
 
-def select_series(folder: str | os.PathLike, series_uid: str | None = None) -> list[Dataset]:
+def check_spacing(headers: list[Dataset], folder: str | os.PathLike) -> None:
+    """Raise if the slices of a series (sorted along the normal) are not evenly spaced.
+
+    A missing instance or a duplicate position would otherwise be stacked as if contiguous:
+    every slice after the gap would be segmented at the wrong place.
+
+    Raises:
+        DicomError: naming the folder, the two positions around the gap and the usual spacing.
+    """
+    if len(headers) < 3:
+        return
+    normal = np.cross(*np.reshape(np.asarray(headers[0].ImageOrientationPatient, float), (2, 3)))
+    z = np.array([float(np.dot(normal, np.asarray(h.ImagePositionPatient, float))) for h in headers])
+    steps = np.diff(z)
+    usual = float(np.median(steps))
+    bad = np.flatnonzero(np.abs(steps - usual) > max(GAP_TOLERANCE * abs(usual), 0.01))
+    if usual <= 0.01 or bad.size:
+        i = int(bad[0]) if bad.size else 0
+        raise DicomError(
+            f"{folder}: slices are not evenly spaced: {steps[i]:.2f} mm between positions {z[i]:.2f} and "
+            f"{z[i + 1]:.2f} (elsewhere {usual:.2f} mm; a missing or duplicate slice?)"
+        )
+
+
+def select_series(folder: str | os.PathLike, series_uid: str | None = None, allow_gaps: bool = False) -> list[Dataset]:
     """The headers of one series of ``folder``, sorted along the slice normal.
 
     Args:
         folder: a series folder, or a folder with several series.
         series_uid: which series, if the folder holds several.
+        allow_gaps: accept unevenly spaced slices (they are then stacked as if contiguous; the
+            geometry past a gap is wrong), with a warning.
 
     Raises:
-        DicomError: several series and no ``series_uid`` (the message lists them), or an
-            unknown ``series_uid``.
+        DicomError: several series and no ``series_uid`` (the message lists them), an unknown
+            ``series_uid``, or unevenly spaced slices (see :func:`check_spacing`).
     """
     series = find_series(folder)
     if series_uid is not None:
         if series_uid not in series:
             raise DicomError(f"{folder}: no series {series_uid}; found: {_describe(series)}")
-        return series[series_uid]
-    if len(series) > 1:
+        headers = series[series_uid]
+    elif len(series) > 1:
         raise DicomError(f"{folder}: {len(series)} series found, choose one with --series-uid: {_describe(series)}")
-    return next(iter(series.values()))
+    else:
+        headers = next(iter(series.values()))
+    try:
+        check_spacing(headers, folder)
+    except DicomError as e:
+        if not allow_gaps:
+            raise
+        logger.warning(f"{e}; going on as asked (allow_gaps)")
+    return headers
 
 
 def _describe(series: dict[str, list[Dataset]]) -> str:

@@ -29,7 +29,8 @@ class Volume:
     """An input read for segmentation.
 
     Attributes:
-        image: ``MetaTensor`` without channel axis, ``(x, y[, z])``, float32, with ``affine``.
+        image: ``MetaTensor`` without channel axis, ``(x, y[, z])``, float32, with ``affine``; a
+            colour 2D image read with ``color=True`` keeps its channels last, ``(x, y, 3 or 4)``.
         kind: ``"nifti"``, ``"dicom"``, ``"itk"`` or ``"image2d"``.
         path: the file or series folder.
         dicom_headers: for DICOM input, the series' headers in slice order (``z``).
@@ -41,6 +42,12 @@ class Volume:
     path: Path
     dicom_headers: list = field(default_factory=list)
     nifti_header: Any = None
+
+    @property
+    def spatial_shape(self) -> tuple[int, ...]:
+        """The image's spatial shape, ``(x, y[, z])`` (channels of a colour image left out)."""
+        shape = tuple(self.image.shape)
+        return shape[:2] if self.kind == "image2d" else shape
 
 
 def input_kind(path: str | os.PathLike) -> str:
@@ -84,12 +91,45 @@ def _from_sitk(image, path: Path):
     return MetaTensor(array, affine=torch.as_tensor(affine, dtype=torch.float64), meta=meta)
 
 
-def read_volume(path: str | os.PathLike, series_uid: str | None = None) -> Volume:
+# PIL modes of 2D images: one channel, and colour ones (read with ``color=True``)
+GRAY_MODES = ("1", "L", "P", "I", "I;16", "I;16B", "I;16L", "I;16N", "F")
+COLOR_MODES = ("LA", "RGB", "RGBA")
+
+
+def _check_image2d(path: Path, color: bool) -> None:
+    """Refuse stacks and channel layouts that a 2D bundle cannot read, naming them."""
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(path) as im:
+            frames, mode = getattr(im, "n_frames", 1), im.mode
+            im.load()
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as e:
+        raise InputError(f"{path}: cannot read ({type(e).__name__}: {e})") from e
+    if frames > 1:
+        raise InputError(f"{path}: a stack of {frames} images; this bundle segments single 2D images")
+    if mode in GRAY_MODES or (color and mode in COLOR_MODES):
+        return
+    accepted = "gray, gray+alpha, RGB or RGBA" if color else "single-channel (gray)"
+    raise InputError(f"{path}: {mode} image; this bundle takes {accepted} images")
+
+
+def read_volume(
+    path: str | os.PathLike, series_uid: str | None = None, color: bool = False, allow_gaps: bool = False
+) -> Volume:
     """Read a NIfTI/NRRD/MetaImage file, a DICOM series folder or a 2D image.
+
+    Args:
+        path: the file or DICOM series folder.
+        series_uid: the series to read from a folder holding several.
+        color: accept 2D colour images (gray+alpha, RGB, RGBA), channels last; else only gray.
+        allow_gaps: read a DICOM series whose slices are not evenly spaced (see
+            :func:`unet3d.io.dicom.check_spacing`) instead of refusing it.
 
     Raises:
         InputError: unreadable or truncated file, more than one channel or a 4D volume, NaN or
-            infinite intensities, an empty DICOM folder or several series without ``series_uid``.
+            infinite intensities, an empty DICOM folder or several series without ``series_uid``,
+            a stack of 2D images.
     """
     import torch
 
@@ -102,7 +142,7 @@ def read_volume(path: str | os.PathLike, series_uid: str | None = None) -> Volum
             from unet3d.io.dicom import DicomError, read_series, select_series
 
             try:
-                headers = select_series(p, series_uid)
+                headers = select_series(p, series_uid, allow_gaps=allow_gaps)
                 image = _from_sitk(read_series(headers), p)
             except DicomError as e:
                 raise InputError(str(e)) from e
@@ -113,7 +153,11 @@ def read_volume(path: str | os.PathLike, series_uid: str | None = None) -> Volum
         else:
             from monai.transforms import LoadImage
 
-            image = LoadImage(image_only=True, dtype=np.float32)(str(p))
+            if kind == "image2d":
+                _check_image2d(p, color)
+            # PIL for 2D images: MONAI's default reader choice hands TIFF to pydicom
+            reader = "PILReader" if kind == "image2d" else None
+            image = LoadImage(image_only=True, dtype=np.float32, reader=reader)(str(p))
             if kind == "nifti":
                 import nibabel as nib
 
@@ -123,6 +167,8 @@ def read_volume(path: str | os.PathLike, series_uid: str | None = None) -> Volum
     except Exception as e:  # readers raise many types for damaged files
         raise InputError(f"{p}: cannot read ({type(e).__name__}: {e})") from e
     expected = 2 if kind == "image2d" else 3
+    if color and kind == "image2d" and image.ndim == 3 and image.shape[-1] in (2, 3, 4):
+        expected = 3
     if image.ndim != expected:
         what = "channels or time points" if image.ndim > expected else "dimensions"
         raise InputError(

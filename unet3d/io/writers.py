@@ -23,10 +23,12 @@ def write_mask(
     overwrite: bool = False,
     segment_names: Mapping[int, str] | None = None,
     segment_codes: Mapping[int, Mapping[str, list[str]]] | None = None,
+    dtype: str = "uint8",
 ) -> Path:
     """Write ``mask`` (integer labels, MONAI axis order ``(x, y[, z])``, the input's shape) to ``path``.
 
-    NIfTI gets exactly the input's affine (and, for NIfTI input, its header, as uint8); DICOM SEG
+    NIfTI gets exactly the input's affine (for NIfTI input: its header, its qform and sform with
+    their codes as they were, even where the two disagree); DICOM SEG
     references the source series and lies slice for slice on it; PNG is 2D only.
 
     Args:
@@ -37,11 +39,17 @@ def write_mask(
         overwrite: replace an existing file.
         segment_names: label value to segment name (DICOM SEG); labels without a name are skipped.
         segment_codes: label value to ``{"category": [code, scheme, meaning], "type": [...]}``.
+        dtype: ``uint8`` (class labels) or ``uint16`` (instance ids, up to 65535 objects) for NIfTI
+            and PNG; DICOM SEG stores one binary segment per label.
     """
     mask = np.asarray(mask)
-    if mask.shape != tuple(volume.image.shape):
-        raise ValueError(f"mask shape {mask.shape} differs from the input's {tuple(volume.image.shape)}")
-    labels = mask.astype(np.uint8)
+    if mask.shape != volume.spatial_shape:
+        raise ValueError(f"mask shape {mask.shape} differs from the input's {volume.spatial_shape}")
+    if dtype not in ("uint8", "uint16"):
+        raise ValueError(f"mask dtype {dtype!r}: choose uint8 or uint16")
+    if mask.size and int(mask.max()) > np.iinfo(dtype).max:
+        raise ValueError(f"{volume.path}: {int(mask.max())} labels do not fit the bundle's {dtype} masks")
+    labels = mask.astype(dtype)
     if fmt == "nifti":
         import nibabel as nib
 
@@ -50,11 +58,11 @@ def write_mask(
         affine = np.asarray(volume.image.affine, dtype=np.float64)
         header = volume.nifti_header.copy() if volume.nifti_header is not None else None
         image = nib.Nifti1Image(labels, affine, header=header)
-        image.set_data_dtype(np.uint8)
+        image.set_data_dtype(labels.dtype)
         image.header.set_slope_inter(1.0, 0.0)
-        if header is not None:  # keep the input's qform/sform codes
-            image.set_qform(affine, int(header["qform_code"]))
-            image.set_sform(affine, int(header["sform_code"]))
+        if header is not None:  # the input's qform and sform exactly, codes included, even where they disagree
+            image.set_qform(header.get_qform(), int(header["qform_code"]))
+            image.set_sform(header.get_sform(), int(header["sform_code"]))
         return atomic_write(path, lambda tmp: nib.save(image, tmp), overwrite=overwrite)
     if fmt == "dicom-seg":
         from unet3d.io.dicom_seg import SegmentSpec, write_dicom_seg
@@ -76,6 +84,6 @@ def write_mask(
 
         if labels.ndim != 2:
             raise InputError(f"{volume.path}: PNG output needs a 2D input")
-        array = labels.T  # MONAI's (x, y) back to the file's (rows, columns)
+        array = np.ascontiguousarray(labels.T)  # MONAI's (x, y) back to the file's (rows, columns); uint16: I;16
         return atomic_write(path, lambda tmp: Image.fromarray(array).save(tmp, format="PNG"), overwrite=overwrite)
     raise ValueError(f"unknown output format {fmt!r} (choose from {', '.join(SUFFIXES)})")
