@@ -1,0 +1,61 @@
+"""Test-time augmentation around any MONAI inferer: the mean over flipped/rotated copies.
+
+MONAI's ``TestTimeAugmentation`` works on dictionaries through random invertible transforms and
+reports the spread; a bundle's ``inferer`` slot takes an ``Inferer`` that maps a batch to logits.
+This wraps one (``SlidingWindowInferer``, ``SimpleInferer``, ...) and averages its logits over the
+deterministic dihedral set that :class:`unet3d.inferers.OverlapTileInferer` uses, so every bundle
+gets the same TTA through its ``tta`` key.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import torch
+from monai.inferers import Inferer
+
+from unet3d.inferers.overlap_tile import dihedral_transforms
+
+
+class DihedralTTAInferer(Inferer):
+    """``inferer``'s logits averaged over the 8 flips/rotations (2D) or 8 axis flips (3D).
+
+    In 2D the rotations are by 90 degrees in the image plane, so the input's spatial sizes are
+    swapped for half the copies: the wrapped inferer must accept both orders (whole-image and
+    sliding-window inference do). With ``enabled=False`` it is the wrapped inferer.
+
+    Args:
+        inferer: the inferer to run on each copy.
+        enabled: average over the copies; ``False`` runs ``inferer`` once.
+
+    Example::
+
+        >>> tta = DihedralTTAInferer(SlidingWindowInferer(roi_size=(-1, -1)))
+        >>> tta(torch.rand(1, 1, 64, 96), net).shape   # (1, C, 64, 96), 8 network passes
+    """
+
+    def __init__(self, inferer: Inferer, enabled: bool = True) -> None:
+        super().__init__()
+        self.inferer, self.enabled = inferer, enabled
+
+    @property
+    def roi_size(self) -> Any:
+        """The wrapped inferer's window, if it has one (``BundlePredictor`` reads it)."""
+        return getattr(self.inferer, "roi_size", None)
+
+    def __call__(self, inputs: torch.Tensor, network: Callable[..., torch.Tensor], *args: Any, **kwargs: Any) -> Any:
+        """Logits ``(N, C_out, *spatial)`` for ``inputs`` ``(N, C, *spatial)``."""
+        if not self.enabled:
+            return self.inferer(inputs, network, *args, **kwargs)
+        total = None
+        transforms = dihedral_transforms(inputs.dim() - 2)
+        for k, flip in transforms:
+            x = torch.rot90(inputs, k, dims=(-2, -1)) if k else inputs
+            x = torch.flip(x, dims=flip) if flip else x
+            y = self.inferer(x.contiguous(), network, *args, **kwargs)
+            y = torch.flip(y, dims=flip) if flip else y
+            y = torch.rot90(y, -k, dims=(-2, -1)) if k else y
+            total = y if total is None else total + y
+        assert total is not None
+        return total / len(transforms)
