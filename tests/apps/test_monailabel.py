@@ -31,9 +31,11 @@ from PIL import Image
 
 from tests.conftest import REPO_ROOT
 
-# `-m 'not monailabel'` skips it (it builds a 5.5 GB venv on first use); CI runs it
+# `-m 'not monailabel'` skips it (it builds a 7.7 GB venv on first use); CI runs it
 pytestmark = [pytest.mark.monailabel, pytest.mark.slow]
 
+# a DSB2018 fluorescence image (RGBA) with dozens of nuclei, some touching
+NUCLEI_CASE = "0a7d30b252359a10fd298b638b90cb9ada3acced4e0c0e5a3692013f432ee4e9"
 VENV = REPO_ROOT / os.environ.get("UNET3D_LABEL_VENV", ".venv-label")
 STARTUP_S = 240
 # the `monailabel` script runs whatever `python` comes first on PATH: call the venv's interpreter
@@ -116,7 +118,8 @@ class Server:
 
 @pytest.fixture(scope="module")
 def studies(data_dir, tmp_path_factory) -> Path:
-    """Two EM slices with 0/1 membrane masks as labels (MONAI Label's convention), one MRI volume."""
+    """Two EM slices with 0/1 membrane masks as labels (MONAI Label's convention), one MRI volume,
+    one RGBA DSB2018 nuclei image."""
     root = tmp_path_factory.mktemp("studies")
     (root / "labels/final").mkdir(parents=True)
     for i in (0, 1):
@@ -124,13 +127,14 @@ def studies(data_dir, tmp_path_factory) -> Path:
         isbi = np.array(Image.open(data_dir / f"isbi2012/train/labels/slice_{i:02d}.png"))
         Image.fromarray((isbi == 0).astype(np.uint8)).save(root / f"labels/final/slice_{i:02d}.png")
     shutil.copy(data_dir / "msd_hippocampus/imagesTr/hippocampus_001.nii.gz", root / "hippocampus_001.nii.gz")
+    shutil.copy(data_dir / f"dsb2018_nuclei/{NUCLEI_CASE}/images/{NUCLEI_CASE}.png", root / "nuclei_01.png")
     return root
 
 
 @pytest.fixture(scope="module")
 def bundles_copy(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("bundles")
-    for name in ("em", "hippocampus"):
+    for name in ("em", "hippocampus", "nuclei"):
         shutil.copytree(REPO_ROOT / "bundles" / name, root / name, symlinks=True,
                         ignore=shutil.ignore_patterns("runs", "eval"))  # fmt: skip
     return root
@@ -141,6 +145,14 @@ def check_em_mask(body: bytes) -> np.ndarray:
     assert mask.shape == (512, 512) and set(np.unique(mask)) <= {0, 1}, (mask.shape, np.unique(mask))
     assert 0.05 < mask.mean() < 0.5  # membranes: a minority of the pixels, but present
     return mask
+
+
+def check_nuclei_ids(body: bytes, data_dir: Path) -> None:
+    """One id per nucleus, in the image's own shape: most true nuclei found, as separate objects."""
+    ids = np.array(Image.open(io.BytesIO(body))).astype(np.int64)
+    truth = np.array(Image.open(data_dir / f"dsb2018_nuclei/{NUCLEI_CASE}/mask_instances_derived.png"))
+    assert ids.shape == truth.shape, ids.shape
+    assert 0.7 * truth.max() <= len(np.unique(ids)) - 1 <= 1.3 * truth.max(), (ids.max(), truth.max())
 
 
 def check_hippocampus_mask(body: bytes, source: Path, tmp_path: Path) -> None:
@@ -165,10 +177,11 @@ def own_server(label_venv, studies, bundles_copy, tmp_path_factory) -> Iterator[
 
 
 @pytest.mark.slow
-def test_own_app_infers_trains_and_survives_bad_requests(own_server, studies, bundles_copy, tmp_path):
+def test_own_app_infers_trains_and_survives_bad_requests(own_server, studies, bundles_copy, tmp_path, data_dir):
     info = own_server.info  # type: ignore[attr-defined]
     assert {"em", "hippocampus"} <= set(info["models"]) and {"em", "hippocampus"} <= set(info["trainers"])
     assert info["models"]["em"]["dimension"] == 2 and info["models"]["hippocampus"]["dimension"] == 3
+    assert info["models"]["nuclei"]["dimension"] == 2 and "nuclei" in info["trainers"]
 
     status, body = request(f"{own_server.url}/infer/em?image=slice_00&output=image", "POST")
     assert status == 200, body[:500]
@@ -176,6 +189,9 @@ def test_own_app_infers_trains_and_survives_bad_requests(own_server, studies, bu
     status, body = request(f"{own_server.url}/infer/hippocampus?image=hippocampus_001&output=image", "POST")
     assert status == 200, body[:500]
     check_hippocampus_mask(body, studies / "hippocampus_001.nii.gz", tmp_path)
+    status, body = request(f"{own_server.url}/infer/nuclei?image=nuclei_01&output=image", "POST")
+    assert status == 200, body[:500]
+    check_nuclei_ids(body, data_dir)
 
     # bad requests: clear HTTP errors, and the server keeps serving
     status, body = request(f"{own_server.url}/infer/nope?image=slice_00&output=image", "POST")

@@ -1,0 +1,85 @@
+"""Choose an instance bundle's post-processing settings on its validation split.
+
+The network runs once per validation image (the bundle's own preprocessing, inferer and
+inversion, from ``train.yaml``); then every combination of ``threshold``, ``seed_threshold``,
+``min_size`` and ``expand`` of :func:`unet3d.transforms.instance_labels` is scored with
+:func:`unet3d.metrics.instance_scores`. Prints the best settings by mean AP@0.5 (ties: mean AP)
+and the figures of the bundle's current ones; the bundle's configs are not changed.
+
+    .venv/bin/python scripts/tune_instances.py --bundle bundles/nuclei --dataset_dir ../shared/data
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import math
+from pathlib import Path
+
+import numpy as np
+import torch
+
+
+def probabilities(
+    bundle: Path, dataset_dir: str, weights: Path | None, tta: bool = False
+) -> list[tuple[str, np.ndarray, np.ndarray]]:
+    from monai.bundle import ConfigParser
+
+    parser = ConfigParser()
+    parser.read_config(str(bundle / "configs/train.yaml"))
+    parser.update(
+        {"bundle_root": str(bundle), "dataset_dir": dataset_dir, "device": "$torch.device('cpu')", "tta": tta}
+    )
+    network = parser.get_parsed_content("network_def")
+    state = torch.load(weights or bundle / "models/model.pt", map_location="cpu", weights_only=True)
+    network.load_state_dict(state.get("model", state))
+    network.eval()
+    inferer = parser.get_parsed_content("inferer")
+    preprocessing = parser.get_parsed_content("preprocessing")
+    # the postprocessing up to (not including) the step that makes instances
+    post = parser.get_parsed_content("postprocessing")
+    from monai.transforms import Compose
+
+    to_prob = Compose([t for t in post.transforms if type(t).__name__ != "InstanceLabelsd"])
+    out = []
+    for entry in parser.get_parsed_content("datalist")["validation"]:
+        data = preprocessing(dict(entry))
+        with torch.inference_mode():
+            data["pred"] = inferer(data["image"][None], network)[0]
+        prob = to_prob(data)["pred"][1].numpy()
+        out.append((entry["source"], np.asarray(data["label"][0]).astype(np.int64), prob))
+        print(f"{len(out)} images", end="\r", flush=True)
+    return out
+
+
+def main() -> None:
+    from unet3d.metrics import instance_scores
+    from unet3d.transforms import instance_labels
+
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--bundle", type=Path, default=Path("bundles/nuclei"))
+    ap.add_argument("--dataset_dir", default="../shared/data")
+    ap.add_argument("--weights", type=Path, default=None, help="default: the bundle's models/model.pt")
+    ap.add_argument("--tta", action="store_true", help="the bundle's test-time augmentation")
+    ap.add_argument("--thresholds", type=float, nargs="+", default=[0.5, 0.6, 0.7, 0.8])
+    ap.add_argument("--seed-thresholds", type=float, nargs="+", default=[-1, 0.9], help="-1: none")
+    ap.add_argument("--min-sizes", type=int, nargs="+", default=[15, 30, 50])
+    ap.add_argument("--expands", type=int, nargs="+", default=[0, 1])
+    args = ap.parse_args()
+    cases = probabilities(args.bundle, args.dataset_dir, args.weights, args.tta)
+    results = []
+    for t, s, m, e in itertools.product(args.thresholds, args.seed_thresholds, args.min_sizes, args.expands):
+        seed = None if s < 0 else s
+        scores = [instance_scores(truth, instance_labels(prob, t, seed, m, e)) for _, truth, prob in cases]
+        mean = {k: float(np.nanmean([sc[k] for sc in scores])) for k in scores[0]}
+        results.append(((t, seed, m, e), mean))
+        figures = ", ".join(f"{k} {v:.4f}" for k, v in mean.items())
+        print(f"threshold {t} seed {seed} min_size {m} expand {e}: {figures}")
+    results.sort(key=lambda r: (r[1]["ap50"], r[1]["map"]), reverse=True)
+    (t, seed, m, e), best = results[0]
+    print(f"\nbest on {len(cases)} validation images: threshold {t}, seed_threshold {seed}, min_size {m}, expand {e}")
+    print("  " + ", ".join(f"{k} {v:.4f}" for k, v in best.items() if not math.isnan(v)))
+
+
+if __name__ == "__main__":
+    main()
