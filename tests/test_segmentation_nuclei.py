@@ -62,7 +62,7 @@ def test_any_microscope_and_bit_depth(data_dir, tmp_path):
     blank = tmp_path / "blank.png"
     Image.new("L", (100, 80)).save(blank)
     res = cli(str(he), str(hela), str(blank), "--output-dir", str(tmp_path / "out"))
-    assert res.returncode == 0, res.stderr[-2000:]
+    assert res.returncode == 0 and res.stderr.strip() == "", res.stderr[-2000:]
     he_ids = np.array(Image.open(tmp_path / "out" / f"{he.stem}_seg.png"))
     hela_ids = np.array(Image.open(tmp_path / "out/t13_seg.png"))
     assert he_ids.shape == (256, 320) and he_ids.max() >= 5
@@ -92,7 +92,7 @@ def test_bad_2d_input_is_one_line_and_writes_nothing(data_dir, tmp_path, name, m
     elif name == "empty.png":
         path.write_bytes(b"")
     elif name == "stack.tif":
-        tifffile.imwrite(path, np.zeros((3, 64, 64), np.uint8))
+        tifffile.imwrite(path, np.zeros((3, 64, 64), np.uint8), photometric="minisblack")  # 3 pages
     else:
         shutil.copy(data_dir / "msd_hippocampus/imagesTr/hippocampus_001.nii.gz", path)
     res = cli(str(path), "--output-dir", str(tmp_path / "out"))
