@@ -84,8 +84,10 @@ def test_short_training_lowers_the_loss_and_writes_checkpoints(data_dir, tmp_pat
 def test_interrupted_training_resumes(data_dir, tmp_path):
     cmd = bundle_cmd("run", "training", "--config_file", "bundles/nuclei/train.yaml",
                      "--dataset_dir", str(small_set(data_dir)), "--output_dir", str(tmp_path),
-                     "--max_epochs", "3", "--samples_per_epoch", "2", "--batch_size", "2",
+                     "--max_epochs", "3", "--samples_per_epoch", "16", "--batch_size", "2",
                      "--val_interval", "10")  # fmt: skip
+    # 8 iterations per epoch: an epoch lasts seconds, so the kill lands inside epoch 2 (with one
+    # iteration per epoch the run could finish between the poll and the kill)
     proc = subprocess.Popen(cmd, cwd=REPO_ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     first = tmp_path / "checkpoints/checkpoint_epoch=1.pt"
     deadline = time.time() + 300
@@ -100,7 +102,7 @@ def test_interrupted_training_resumes(data_dir, tmp_path):
     log = res.stdout + res.stderr
     assert "resuming from" in log and "Epoch: 2/3" in log and "Epoch: 1/3" not in log
     state = torch.load(tmp_path / "checkpoints/checkpoint_epoch=3.pt", weights_only=True)
-    assert state["trainer"]["iteration"] == 3
+    assert state["trainer"]["iteration"] == 24  # 3 epochs x 8 iterations: nothing lost, nothing repeated
 
 
 def test_bad_dataset_stops_before_training(tmp_path):
