@@ -102,8 +102,7 @@ def _check_image2d(path: Path, color: bool) -> None:
 
     try:
         with Image.open(path) as im:
-            frames, mode = getattr(im, "n_frames", 1), im.mode
-            im.load()
+            frames, mode = getattr(im, "n_frames", 1), im.mode  # headers only: LoadImage decodes
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as e:
         raise InputError(f"{path}: cannot read ({type(e).__name__}: {e})") from e
     if frames > 1:
