@@ -96,6 +96,24 @@ def dicom_with_a_damaged_slice(data: Path, tmp: Path) -> list[str]:
     return [str(tmp / "series"), "--output-dir", str(tmp / "out"), "--bundle", str(HIPPO)]
 
 
+def truncated_nifti(data: Path, tmp: Path) -> list[str]:
+    src = nib.load(volume(data, tmp))
+    nib.save(nib.Nifti1Image(np.asarray(src.dataobj), src.affine), tmp / "full.nii")
+    whole = (tmp / "full.nii").read_bytes()
+    (tmp / "cut.nii").write_bytes(whole[: len(whole) // 2])
+    return [str(tmp / "cut.nii"), "--output-dir", str(tmp / "out"), "--bundle", str(HIPPO)]
+
+
+def dicom_with_truncated_pixel_data(data: Path, tmp: Path) -> list[str]:
+    from unet3d.io import select_series
+
+    shutil.copytree(data / "dicom/mr_hippocrop_study1", tmp / "series")
+    damaged = Path(select_series(tmp / "series")[10].filename)
+    damaged.write_bytes(damaged.read_bytes()[:-2000])
+    (tmp / "damaged").write_text(str(damaged))
+    return [str(tmp / "series"), "--output-dir", str(tmp / "out"), "--bundle", str(HIPPO)]
+
+
 # (case, expected exit status, first words of the last stderr line, paths that must not exist)
 CASES: list[tuple[Callable[[Path, Path], list[str]], int, str, list[str]]] = [
     (truncated_png, 1, "error: {tmp}/broken.png: cannot read", ["out/broken_seg.png"]),
@@ -106,6 +124,8 @@ CASES: list[tuple[Callable[[Path, Path], list[str]], int, str, list[str]]] = [
     (output_dir_below_a_file, 1, "error: {tmp}/file/out: cannot create the output folder", ["file/out"]),
     (dicom_with_a_missing_slice, 1, "error: {tmp}/series: slices are not evenly spaced", ["out/series_seg.dcm"]),
     (dicom_with_a_damaged_slice, 1, "error: {tmp}/series/", ["out/series_seg.dcm"]),
+    (truncated_nifti, 1, "error: {tmp}/cut.nii: cannot read (file truncated: ", ["out/cut_seg.nii.gz"]),
+    (dicom_with_truncated_pixel_data, 1, "error: {damaged}: pixel data truncated", ["out/series_seg.dcm"]),
     (unsafe_checkpoint, 1, "error: {tmp}/em/models/model.pt: cannot load the weights", ["out/slice_seg.png"]),
 ]  # fmt: skip
 
@@ -120,7 +140,8 @@ def test_bad_input_table(data_dir, tmp_path, case, status, words, absent):
     res = cli(*args, bundle=bundle)
     lines = res.stderr.strip().splitlines()
     assert res.returncode == status, res.stderr[-2000:]
-    assert len(lines) == 1 and lines[0].startswith(words.format(tmp=tmp_path)), res.stderr[-2000:]
+    damaged = (tmp_path / "damaged").read_text() if (tmp_path / "damaged").exists() else ""
+    assert len(lines) == 1 and lines[0].startswith(words.format(tmp=tmp_path, damaged=damaged)), res.stderr[-2000:]
     assert "Traceback" not in res.stderr and "Warning" not in res.stderr
     for rel in absent:
         assert not (tmp_path / rel).exists(), rel
@@ -179,3 +200,28 @@ def test_mask_keeps_disagreeing_qform_and_sform(data_dir, tmp_path):
     np.testing.assert_allclose(mask.header.get_qform(), src.affine, atol=1e-5)
     np.testing.assert_allclose(mask.header.get_sform(), shifted, atol=1e-5)
     assert int(mask.header["qform_code"]) == 1 and int(mask.header["sform_code"]) == 2
+
+
+def in_private_mounts(script: str) -> subprocess.CompletedProcess:
+    """Run a shell script in its own user and mount namespace (tmpfs mounts without root)."""
+    cmd = ["unshare", "-rm", "sh", "-c", script]
+    return subprocess.run(cmd, capture_output=True, text=True, cwd=REPO_ROOT, timeout=600)
+
+
+@pytest.mark.slow
+def test_full_disk_and_read_only_output_folder(data_dir, tmp_path):
+    if shutil.which("unshare") is None or in_private_mounts("true").returncode != 0:
+        pytest.skip("no user/mount namespaces here (unshare -rm) to make a small file system")
+    image, mnt = slice_png(data_dir, tmp_path), tmp_path / "mnt"
+    mnt.mkdir()
+    segment = f"{sys.executable} -m unet3d.cli segment {image} --bundle {EM} --output-dir {mnt}/out"
+    res = in_private_mounts(
+        f"mount -t tmpfs -o size=128k tmpfs {mnt} && mkdir {mnt}/out && (dd if=/dev/zero of={mnt}/fill bs=4k || true) "
+        f"2>/dev/null && {segment}; echo status $? >&2; ls -A {mnt}/out >&2; rm {mnt}/fill; "
+        f"mount -o remount,ro {mnt} && {segment}; echo status $? >&2"
+    )
+    lines = res.stderr.strip().splitlines()
+    full, left, read_only = lines[0], lines[2:-2], lines[-2]
+    assert full.startswith(f"error: {mnt}/out/slice_seg.png: No space left on device"), res.stderr
+    assert lines[1] == "status 1" and left == [], res.stderr  # no mask, no temporary file left
+    assert read_only.startswith(f"error: {mnt}/out: output folder is not writable") and lines[-1] == "status 1"

@@ -11,6 +11,11 @@ from pathlib import Path
 import unet3d
 
 
+def one_line(message: str) -> str:
+    """An error message on one line (library messages may span several)."""
+    return " ".join(message.split())
+
+
 def _bundles(args: argparse.Namespace) -> int:
     """List the bundles under a folder with their name, version and input shape."""
     root = Path(args.root)
@@ -69,13 +74,13 @@ def _segment(args: argparse.Namespace) -> int:
         )
     except SegmentationFailures as e:
         for _, message in e.failures:
-            print(f"error: {prefix}{message}", file=sys.stderr)
+            print(f"error: {prefix}{one_line(message)}", file=sys.stderr)
         if len(e.failures) + len(e.written) > 1:
             print(f"{prefix}{len(e.failures)} of {len(e.failures) + len(e.written)} inputs failed (no output for "
                   f"them); {len(e.written)} masks written to {args.output_dir}", file=sys.stderr)  # fmt: skip
         return 1
     except (ValueError, FileExistsError, FileNotFoundError, PermissionError) as e:
-        print(f"error: {prefix}{e}", file=sys.stderr)
+        print(f"error: {prefix}{one_line(str(e))}", file=sys.stderr)
         return 1
     except OSError as e:  # a full disk, a read-only file system: the system's words, one line
         where = f"{e.filename}: " if e.filename else ""
@@ -122,7 +127,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="NIfTI/NRRD/MHA files, DICOM series folders, folders of such files; PNG/TIFF for 2D",
     )
     p.add_argument("--bundle", required=True, help="bundle folder, e.g. bundles/em")
-    p.add_argument("--output-dir", required=True, help="folder for <input stem>_seg.<ext>")
+    p.add_argument(
+        "--output-dir",
+        required=True,
+        help="folder for <input stem>_seg.<ext>; masks hold class indices (0, 1, ...) or instance ids, "
+        "not display levels: a PNG mask looks black in an image viewer until its contrast is stretched",
+    )
     p.add_argument(
         "--format",
         choices=["nifti", "dicom-seg", "png"],

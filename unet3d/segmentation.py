@@ -191,7 +191,7 @@ def segment(
             logger.info(f"failed: {e}")  # the caller reports failures; --verbose shows them as they come
             failures.append((path, str(e)))
         except OSError as e:
-            raise OSError(e.errno, f"{e.strerror} while writing {out}") from e
+            raise OSError(e.errno, f"{e.strerror} (while writing; nothing left behind)", str(out)) from e
     logger.info(f"segmented {len(written)} input(s) in {time.perf_counter() - start:.1f} s into {output_dir}")
     if failures:
         raise SegmentationFailures(failures, written)

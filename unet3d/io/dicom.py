@@ -147,4 +147,38 @@ def read_series(headers: list[Dataset]):  # -> SimpleITK.Image
     try:
         return reader.Execute()
     except RuntimeError as e:
-        raise DicomError(f"{Path(headers[0].filename).parent}: cannot read the series ({e})") from e
+        for header in headers:  # ITK does not say which file failed: find it
+            problem = pixel_data_problem(header.filename)
+            if problem:
+                raise DicomError(f"{header.filename}: {problem}") from e
+        raise DicomError(f"{Path(headers[0].filename).parent}: cannot read the series ({itk_reason(e)})") from e
+
+
+def pixel_data_problem(path: str | os.PathLike) -> str | None:
+    """Why the pixel data of the DICOM file at ``path`` cannot be read, or ``None`` if it can.
+
+    Checks what ITK's error leaves out: the file is complete (a truncated file has less pixel
+    data than its rows, columns, samples and bits say) and pydicom can decode it.
+    """
+    try:
+        ds = pydicom.dcmread(path)
+        data = ds.get("PixelData")
+        if data is None:
+            return "no pixel data"
+        if not ds.file_meta.TransferSyntaxUID.is_compressed:
+            frames = int(ds.get("NumberOfFrames", 1) or 1)
+            need = ds.Rows * ds.Columns * ds.get("SamplesPerPixel", 1) * frames * ds.BitsAllocated // 8
+            if len(data) < need:
+                return f"pixel data truncated ({len(data)} of {need} bytes; the file is damaged or incomplete)"
+        ds.pixel_array  # noqa: B018 (decodes the pixels: the check itself)
+    except Exception as e:  # pydicom raises many types for damaged files
+        return f"cannot decode the pixel data ({' '.join(str(e).split())})"
+    return None
+
+
+def itk_reason(error: Exception) -> str:
+    """The words of an ITK exception without its source file, line and object address, on one line."""
+    text = str(error)
+    if "ITK ERROR:" in text:
+        text = text.split("ITK ERROR:", 1)[1].split("):", 1)[-1]
+    return " ".join(text.split())

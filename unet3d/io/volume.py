@@ -8,6 +8,7 @@ MetaImage through SimpleITK, whose LPS geometry is converted to RAS as MONAI's I
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -96,6 +97,18 @@ GRAY_MODES = ("1", "L", "P", "I", "I;16", "I;16B", "I;16L", "I;16N", "F")
 COLOR_MODES = ("LA", "RGB", "RGBA")
 
 
+def read_error_reason(error: Exception) -> str:
+    """A reader's exception in words, on one line: truncated files say so, ITK's source locations go."""
+    from unet3d.io.dicom import itk_reason
+
+    text = itk_reason(error)
+    truncated = re.search(r"[Ee]xpected (\d+) bytes, got (\d+) bytes", text)
+    if truncated:
+        need, got = truncated.groups()
+        return f"file truncated: {got} of {need} bytes of image data; the file is damaged or incomplete"
+    return f"{type(error).__name__}: {text}"
+
+
 def _check_image2d(path: Path, color: bool) -> None:
     """Refuse stacks and channel layouts that a 2D bundle cannot read, naming them."""
     from PIL import Image, UnidentifiedImageError
@@ -104,7 +117,7 @@ def _check_image2d(path: Path, color: bool) -> None:
         with Image.open(path) as im:
             frames, mode = getattr(im, "n_frames", 1), im.mode  # headers only: LoadImage decodes
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as e:
-        raise InputError(f"{path}: cannot read ({type(e).__name__}: {e})") from e
+        raise InputError(f"{path}: cannot read ({read_error_reason(e)})") from e
     if frames > 1:
         raise InputError(f"{path}: a stack of {frames} images; this bundle segments single 2D images")
     if mode in GRAY_MODES or (color and mode in COLOR_MODES):
@@ -164,7 +177,7 @@ def read_volume(
     except InputError:
         raise
     except Exception as e:  # readers raise many types for damaged files
-        raise InputError(f"{p}: cannot read ({type(e).__name__}: {e})") from e
+        raise InputError(f"{p}: cannot read ({read_error_reason(e)})") from e
     expected = 2 if kind == "image2d" else 3
     if color and kind == "image2d" and image.ndim == 3 and image.shape[-1] in (2, 3, 4):
         expected = 3
