@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 import sys
 
+import torch
+
 from unet3d.bundle import bundle_root, latest_checkpoint
 
 
@@ -24,5 +26,15 @@ def test_bundle_root_from_the_command_line(monkeypatch, repo_root):
 def test_latest_checkpoint(tmp_path):
     assert latest_checkpoint(tmp_path / "missing") is None
     for name in ("checkpoint_epoch=2.pt", "checkpoint_epoch=10.pt", "model.pt", "checkpoint_epoch=x.pt"):
-        (tmp_path / name).touch()
+        torch.save({"epoch": 0}, tmp_path / name)
     assert latest_checkpoint(tmp_path) == str(tmp_path / "checkpoint_epoch=10.pt")
+
+
+def test_latest_checkpoint_skips_one_cut_short(tmp_path):
+    torch.save({"epoch": 1}, tmp_path / "checkpoint_epoch=1.pt")
+    torch.save({"epoch": 2}, tmp_path / "checkpoint_epoch=2.pt")
+    whole = (tmp_path / "checkpoint_epoch=2.pt").read_bytes()
+    (tmp_path / "checkpoint_epoch=2.pt").write_bytes(whole[: len(whole) // 2])  # a save cut short
+    assert latest_checkpoint(tmp_path) == str(tmp_path / "checkpoint_epoch=1.pt")
+    (tmp_path / "checkpoint_epoch=1.pt").write_bytes(b"")
+    assert latest_checkpoint(tmp_path) is None

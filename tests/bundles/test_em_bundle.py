@@ -102,8 +102,9 @@ def test_interrupted_training_resumes(data_dir, tmp_path):
     res = run(cmd)
     assert res.returncode == 0, res.stderr[-3000:]
     log = res.stdout + res.stderr
-    assert "resuming from" in log and "checkpoint_epoch=" in log
-    assert "Restored all variables" in log  # CheckpointLoader restores the trainer at its start
+    assert "checkpoint_epoch=1.pt: epoch 1 of 3 done" in log
+    assert "Restored all variables" in log  # CheckpointLoader restores the trainer before its run
+    assert "resuming from iteration 2, epoch 1 until 3 epochs" in log  # Ignite names the restored epoch
     assert "Epoch: 2/3" in log and "Epoch: 1/3" not in log  # the finished epoch 1 is not run again
     state = torch.load(tmp_path / "checkpoints/checkpoint_epoch=3.pt", weights_only=True)
     assert state["trainer"]["iteration"] == 6  # 3 epochs x 2 samples: nothing lost, nothing repeated

@@ -100,7 +100,8 @@ def test_interrupted_training_resumes(data_dir, tmp_path):
     res = run(cmd)
     assert res.returncode == 0, res.stderr[-3000:]
     log = res.stdout + res.stderr
-    assert "resuming from" in log and "Epoch: 2/3" in log and "Epoch: 1/3" not in log
+    assert "resuming from iteration 8, epoch 1 until 3 epochs" in log
+    assert "Epoch: 2/3" in log and "Epoch: 1/3" not in log
     state = torch.load(tmp_path / "checkpoints/checkpoint_epoch=3.pt", weights_only=True)
     assert state["trainer"]["iteration"] == 24  # 3 epochs x 8 iterations: nothing lost, nothing repeated
 

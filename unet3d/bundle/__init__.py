@@ -1,16 +1,20 @@
 """Helpers the bundles' configs call: bundle root, checkpoints, resume, evaluation report, clean errors."""
 
 from unet3d.bundle import distributed
-from unet3d.bundle.checks import or_exit
+from unet3d.bundle.checks import check_output_dir, or_exit, run_or_exit
 from unet3d.bundle.handlers import EvaluationReport, PublishBestModel, ResumeFromLatest
 from unet3d.bundle.paths import bundle_root, latest_checkpoint
+from unet3d.bundle.progress import TrainingProgress
 
 __all__ = [
     "EvaluationReport",
     "PublishBestModel",
     "ResumeFromLatest",
+    "TrainingProgress",
     "bundle_root",
+    "check_output_dir",
     "distributed",
     "latest_checkpoint",
     "or_exit",
+    "run_or_exit",
 ]

@@ -23,10 +23,10 @@ class ResumeFromLatest:
     """Resume training from the newest ``checkpoint_epoch=N.pt`` in ``ckpt_dir``, if there is one.
 
     MONAI's ``CheckpointLoader`` needs a path that exists; this handler looks for the newest
-    last-epoch checkpoint (written by ``CheckpointSaver(save_interval=1, epoch_level=True)``) when
-    it is attached and delegates to ``CheckpointLoader``. The trainer's state (epoch, iteration)
-    is restored with the model, optimizer and scheduler, so an interrupted run loses at most the
-    epoch in progress.
+    last-epoch checkpoint (written by ``CheckpointSaver(save_interval=1, epoch_level=True)``) and
+    loads it with ``CheckpointLoader`` when it is attached (before the run starts). The trainer's
+    state (epoch, iteration) is restored with the model, optimizer and scheduler, so an interrupted
+    run loses at most the epoch in progress.
 
     Without a checkpoint to resume from, training starts from ``init_weights`` when given (a
     model state dict such as the bundle's ``models/model.pt``: fine-tuning) or from scratch.
@@ -59,8 +59,10 @@ class ResumeFromLatest:
         if path is None:
             logger.info(f"no checkpoint in {self.ckpt_dir}: training from the start")
             return
-        logger.info(f"resuming from {path}")
-        CheckpointLoader(load_path=path, load_dict=self.load_dict, map_location={"cuda:0": "cpu"}).attach(engine)
+        # loaded now, not on the engine's STARTED event, so that Ignite's "Engine run resuming from
+        # iteration N, epoch E" names the restored epoch instead of "epoch 0"
+        CheckpointLoader(load_path=path, load_dict=self.load_dict, map_location={"cuda:0": "cpu"})(engine)
+        logger.info(f"resumed from {path}: epoch {engine.state.epoch} of {engine.state.max_epochs} done")
 
 
 class EvaluationReport:

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import ast
+import logging
 import os
 import re
 import sys
+import zipfile
 from pathlib import Path
+
+logger = logging.getLogger(__name__)
 
 
 def bundle_root(default: str = ".") -> str:
@@ -38,7 +42,12 @@ def bundle_root(default: str = ".") -> str:
 
 
 def latest_checkpoint(ckpt_dir: str | os.PathLike, prefix: str = "checkpoint_epoch=") -> str | None:
-    """The checkpoint with the highest epoch number in ``ckpt_dir`` (``checkpoint_epoch=N.pt``), or ``None``."""
+    """The complete checkpoint with the highest epoch number in ``ckpt_dir`` (``checkpoint_epoch=N.pt``).
+
+    A checkpoint cut short (a full disk or a kill while it was written) is skipped with a warning:
+    ``torch.save`` writes a zip archive whose directory comes last, so an incomplete file is not a
+    zip archive. ``None`` when there is no complete checkpoint.
+    """
     folder = Path(ckpt_dir)
     if not folder.is_dir():
         return None
@@ -47,4 +56,8 @@ def latest_checkpoint(ckpt_dir: str | os.PathLike, prefix: str = "checkpoint_epo
         m = re.fullmatch(re.escape(prefix) + r"(\d+)\.pt", p.name)
         if m:
             found.append((int(m.group(1)), p))
-    return str(max(found)[1]) if found else None
+    for _, path in sorted(found, reverse=True):
+        if zipfile.is_zipfile(path):
+            return str(path)
+        logger.warning(f"{path}: incomplete checkpoint (cut short while it was written), skipped")
+    return None
