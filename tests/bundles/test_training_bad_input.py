@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import nibabel as nib
@@ -115,11 +116,15 @@ def test_full_disk_before_and_during_training(data_dir, tmp_path):
     cmd = " ".join(train("hippocampus", data, mnt / "out"))
     # 4 MB: under the 100 MB asked for before training; then, with the check off, too small for a
     # checkpoint (model and optimizer state, about 17 MB)
+    ckpt = f"latest_checkpoint('{mnt}/out/checkpoints')"
+    resumable = f"{sys.executable} -c \"from unet3d.bundle import latest_checkpoint; print('resume from', {ckpt})\""
     res = in_private_mounts(f"mount -t tmpfs -o size=4m tmpfs {mnt} && {cmd}; echo status $? >&2; "
-                            f"{cmd} --min_free_mb 0; echo status $? >&2; ls {mnt}/out/checkpoints >&2")  # fmt: skip
+                            f"{cmd} --min_free_mb 0; echo status $? >&2; {resumable}")  # fmt: skip
     lines = res.stderr.strip().splitlines()
     statuses = [i for i, line in enumerate(lines) if line.startswith("status ")]
     before, during = lines[statuses[0] - 1], lines[statuses[1] - 1]
     assert before.startswith(f"error: {mnt}/out: ") and "training needs at least 100 MB" in before, res.stderr[-3000:]
     assert during.startswith(f"error: {mnt}/out: no space left on device while training"), res.stderr[-3000:]
     assert lines[statuses[0]] == lines[statuses[1]] == "status 1"
+    # the checkpoint the full disk cut short is not taken for one to resume from
+    assert res.stdout.strip().splitlines()[-1] == "resume from None", res.stdout[-2000:]
