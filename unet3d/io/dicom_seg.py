@@ -33,12 +33,13 @@ class SegmentSpec:
     """One segment: the label value in the mask and what it is.
 
     ``category`` and ``type`` are (code value, coding scheme, meaning) triples, e.g. SNOMED CT
-    ``("123037004", "SCT", "Anatomical Structure")`` and ``("5976003", "SCT", "Hippocampus")``.
+    ``("91723000", "SCT", "Anatomical Structure")`` (DICOM CID 7150) and ``("5366008", "SCT",
+    "Hippocampus")``, as in ``bundles/hippocampus/configs/metadata.json``.
     """
 
     label: int
     name: str
-    category: tuple[str, str, str] = ("123037004", "SCT", "Anatomical Structure")
+    category: tuple[str, str, str] = ("91723000", "SCT", "Anatomical Structure")
     type: tuple[str, str, str] = ("85756007", "SCT", "Tissue")
 
 
