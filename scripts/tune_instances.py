@@ -21,15 +21,18 @@ import torch
 
 
 def probabilities(
-    bundle: Path, dataset_dir: str, weights: Path | None, tta: bool = False
-) -> list[tuple[str, np.ndarray, np.ndarray]]:
+    bundle: Path, dataset_dir: str, weights: Path | None, tta: bool = False, overrides: dict | None = None
+) -> list[tuple[str, np.ndarray, np.ndarray, np.ndarray | None]]:
+    """``(source, truth, foreground probability, border pixels or None)`` per validation image."""
     from monai.bundle import ConfigParser
 
     parser = ConfigParser()
     parser.read_config(str(bundle / "configs/train.yaml"))
     parser.update(
         {"bundle_root": str(bundle), "dataset_dir": dataset_dir, "device": "$torch.device('cpu')", "tta": tta}
+        | (overrides or {})
     )
+    border = parser.get_parsed_content("border_class")
     network = parser.get_parsed_content("network_def")
     state = torch.load(weights or bundle / "models/model.pt", map_location="cpu", weights_only=True)
     network.load_state_dict(state.get("model", state))
@@ -46,8 +49,9 @@ def probabilities(
         data = preprocessing(dict(entry))
         with torch.inference_mode():
             data["pred"] = inferer(data["image"][None], network)[0]
-        prob = to_prob(data)["pred"][1].numpy()
-        out.append((entry["source"], np.asarray(data["label"][0]).astype(np.int64), prob))
+        probs = to_prob(data)["pred"].numpy()
+        grow_into = probs.argmax(0) == 2 if border else None
+        out.append((entry["source"], np.asarray(data["label"][0]).astype(np.int64), probs[1], grow_into))
         print(f"{len(out)} images", end="\r", flush=True)
     return out
 
@@ -61,16 +65,18 @@ def main() -> None:
     ap.add_argument("--dataset_dir", default="../shared/data")
     ap.add_argument("--weights", type=Path, default=None, help="default: the bundle's models/model.pt")
     ap.add_argument("--tta", action="store_true", help="the bundle's test-time augmentation")
+    ap.add_argument("--border_class", choices=["true", "false"], default=None, help="default: the bundle's")
     ap.add_argument("--thresholds", type=float, nargs="+", default=[0.5, 0.6, 0.7, 0.8])
     ap.add_argument("--seed-thresholds", type=float, nargs="+", default=[-1, 0.9], help="-1: none")
     ap.add_argument("--min-sizes", type=int, nargs="+", default=[15, 30, 50])
     ap.add_argument("--expands", type=int, nargs="+", default=[0, 1])
     args = ap.parse_args()
-    cases = probabilities(args.bundle, args.dataset_dir, args.weights, args.tta)
+    overrides = {} if args.border_class is None else {"border_class": args.border_class == "true"}
+    cases = probabilities(args.bundle, args.dataset_dir, args.weights, args.tta, overrides)
     results = []
     for t, s, m, e in itertools.product(args.thresholds, args.seed_thresholds, args.min_sizes, args.expands):
         seed = None if s < 0 else s
-        scores = [instance_scores(truth, instance_labels(prob, t, seed, m, e)) for _, truth, prob in cases]
+        scores = [instance_scores(truth, instance_labels(prob, t, seed, m, e, grow)) for _, truth, prob, grow in cases]
         mean = {k: float(np.nanmean([sc[k] for sc in scores])) for k in scores[0]}
         results.append(((t, seed, m, e), mean))
         figures = ", ".join(f"{k} {v:.4f}" for k, v in mean.items())

@@ -10,8 +10,9 @@ from PIL import Image
 from unet3d.transforms import BrightNucleid, InstanceLabelsd, InstanceTargetd, bright_nuclei, instance_labels
 from unet3d.transforms.nuclei import touching_borders
 
-# a DSB2018 H&E image (dark nuclei on a light background, RGBA) and a fluorescence one
-HE = "1b44d22643830cd4f23c9deadb0bd499fb392fb2cd9526d81547d93077d983df"
+# a DSB2018 brightfield image (dark nuclei on a light background, gray stored as RGBA) and a
+# fluorescence one
+BRIGHTFIELD = "1b44d22643830cd4f23c9deadb0bd499fb392fb2cd9526d81547d93077d983df"
 FLUO = "00071198d059ba7f5914a526d124d28e6d010c92466da21d4a04cd5413362552"
 
 
@@ -21,7 +22,7 @@ def dsb(data_dir, case: str) -> tuple[np.ndarray, np.ndarray]:
     return image.transpose(2, 0, 1), np.asarray(Image.open(root / "mask_instances_derived.png")).astype(np.int64)
 
 
-@pytest.mark.parametrize("case", [HE, FLUO])
+@pytest.mark.parametrize("case", [BRIGHTFIELD, FLUO])
 def test_nuclei_come_out_bright_whatever_the_microscope(data_dir, case):
     image, instances = dsb(data_dir, case)
     assert image.shape[0] == 4  # RGBA as released
@@ -59,7 +60,7 @@ def test_touching_nuclei_get_a_background_gap_and_border_weights():
 def test_touching_nuclei_in_a_real_label_become_separate_objects(data_dir):
     from skimage.measure import label as components
 
-    _, instances = dsb(data_dir, HE)
+    _, instances = dsb(data_dir, BRIGHTFIELD)
     touching = touching_borders(instances).any()
     assert touching
     label, _ = InstanceTargetd("label")({"label": torch.from_numpy(instances)[None].float()})["label"], None
@@ -102,3 +103,30 @@ def test_instance_ids_small_objects_and_growth():
     out = InstanceLabelsd("pred")({"pred": torch.from_numpy(np.stack([1 - prob, prob]))})["pred"]
     assert out.shape == (1, 40, 60) and out.max() == 2
     assert instance_labels(np.zeros((8, 8))).max() == 0
+
+
+def test_border_class_marks_where_touching_nuclei_meet_and_objects_take_it_back():
+    instances = np.zeros((20, 30), np.int64)
+    instances[5:15, 3:13] = 1
+    instances[5:15, 13:23] = 2
+    paper = InstanceTargetd("label")({"label": torch.from_numpy(instances)[None].float()})
+    three = InstanceTargetd("label", border_class=True)({"label": torch.from_numpy(instances)[None].float()})
+    label = three["label"][0].numpy()
+    assert set(np.unique(label)) == {0, 1, 2} and (label == 2).sum() == 20
+    assert (label[5:15, 12:14] == 2).all()  # both sides of the contact
+    np.testing.assert_array_equal(label == 1, paper["label"][0].numpy() == 1)  # same interior
+    torch.testing.assert_close(three["weight"], paper["weight"])  # same weight map
+    # a network that says "border" on the gap: the two objects stay apart and take the gap back
+    probs = np.zeros((3, 20, 30), np.float32)
+    probs[0] = 1.0
+    for c, mask in ((1, label == 1), (2, label == 2)):
+        probs[:, mask] = 0.0
+        probs[c, mask] = 1.0
+    ids = InstanceLabelsd("pred", threshold=0.5, seed_threshold=None, min_size=5, expand=0, border_channel=2)(
+        {"pred": torch.from_numpy(probs)}
+    )["pred"][0].numpy()
+    np.testing.assert_array_equal(ids, instances)  # exactly the truth, gap included
+    without = InstanceLabelsd("pred", threshold=0.5, seed_threshold=None, min_size=5, expand=0)(
+        {"pred": torch.from_numpy(probs)}
+    )["pred"][0].numpy()
+    assert without.max() == 2 and (without[:, 12:14] == 0).all()

@@ -3,5 +3,14 @@
 from unet3d.data.datalist import DatasetError, folder_datalist
 from unet3d.data.msd import msd_datalist, volume_shape
 from unet3d.data.nuclei import nuclei_datalist
+from unet3d.data.sampling import appearance, appearance_weights
 
-__all__ = ["DatasetError", "folder_datalist", "msd_datalist", "nuclei_datalist", "volume_shape"]
+__all__ = [
+    "DatasetError",
+    "appearance",
+    "appearance_weights",
+    "folder_datalist",
+    "msd_datalist",
+    "nuclei_datalist",
+    "volume_shape",
+]

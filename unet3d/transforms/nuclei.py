@@ -62,9 +62,6 @@ class BrightNucleid(MapTransform):
 
     converts_color = True  # unet3d segment reads colour images for bundles that use this transform
 
-    def __init__(self, keys: KeysCollection, allow_missing_keys: bool = False) -> None:
-        super().__init__(keys, allow_missing_keys)
-
     def __call__(self, data: Mapping[Hashable, torch.Tensor]) -> dict[Hashable, torch.Tensor]:
         d = dict(data)
         for key in self.key_iterator(d):
@@ -92,6 +89,7 @@ def instance_target(
     w0: float = 10.0,
     sigma: float = 5.0,
     separate_touching: bool = True,
+    border_class: bool = False,
 ) -> tuple[np.ndarray, np.ndarray]:
     """The U-Net paper's target for touching cells: ``(label, weight)`` from an instance map.
 
@@ -106,16 +104,25 @@ def instance_target(
         is_instance_map: whether ``instances`` separates objects by id.
         w0, sigma: the border term (10 and 5 px in the paper).
         separate_touching: ``False`` gives the plain foreground mask (a semantic baseline).
+        border_class: label the touching borders 2 (a third class) instead of background; the
+            weight map is the same. The network then says where touching objects meet, and
+            :func:`instance_labels` gives those pixels back to the objects (``grow_into``).
 
     Returns:
         ``label`` (uint8) and ``weight`` (float32), both of ``instances``' shape.
     """
     instances = np.asarray(instances).astype(np.int64)
-    label = instances > 0
+    interior = instances > 0
+    borders = np.zeros_like(interior)
     if is_instance_map and separate_touching:
-        label &= ~touching_borders(instances)
-    weight = paper_weight_map(label.astype(np.int64), boundary_label=0, w0=w0 if is_instance_map else 0.0, sigma=sigma)
-    return label.astype(np.uint8), weight
+        borders = touching_borders(instances)
+        interior &= ~borders
+    w0 = w0 if is_instance_map else 0.0
+    weight = paper_weight_map(interior.astype(np.int64), boundary_label=0, w0=w0, sigma=sigma)
+    label = interior.astype(np.uint8)
+    if border_class:
+        label[borders] = 2
+    return label, weight
 
 
 class InstanceTargetd(MapTransform):
@@ -129,7 +136,7 @@ class InstanceTargetd(MapTransform):
         keys: the label key.
         weight_key: where the weight map goes.
         instances_key: the data key holding the instance-map flag.
-        w0, sigma, separate_touching: see :func:`instance_target`.
+        w0, sigma, separate_touching, border_class: see :func:`instance_target`.
     """
 
     def __init__(
@@ -140,11 +147,12 @@ class InstanceTargetd(MapTransform):
         w0: float = 10.0,
         sigma: float = 5.0,
         separate_touching: bool = True,
+        border_class: bool = False,
         allow_missing_keys: bool = False,
     ) -> None:
         super().__init__(keys, allow_missing_keys)
         self.weight_key, self.instances_key, self.w0, self.sigma = weight_key, instances_key, w0, sigma
-        self.separate_touching = separate_touching
+        self.separate_touching, self.border_class = separate_touching, border_class
 
     def __call__(self, data: Mapping[Hashable, torch.Tensor]) -> dict[Hashable, torch.Tensor]:
         d = dict(data)
@@ -156,7 +164,7 @@ class InstanceTargetd(MapTransform):
             if array.shape[0] != 1:
                 raise ValueError(f"{key} must have one channel, got shape {tuple(array.shape)}")
             target, weight = instance_target(
-                np.rint(array[0]), is_instance_map, self.w0, self.sigma, self.separate_touching
+                np.rint(array[0]), is_instance_map, self.w0, self.sigma, self.separate_touching, self.border_class
             )
             d[key] = convert_to_dst_type(target[None].astype(np.float32), label, dtype=torch.float32)[0]
             d[self.weight_key] = convert_to_dst_type(weight[None], label, dtype=torch.float32)[0]
@@ -169,6 +177,7 @@ def instance_labels(
     seed_threshold: float | None = 0.8,
     min_size: int = 15,
     expand: int = 1,
+    grow_into: np.ndarray | None = None,
 ) -> np.ndarray:
     """One id per object from a foreground probability map ``(H, W)`` or ``(D, H, W)``.
 
@@ -176,9 +185,11 @@ def instance_labels(
     interior ``prob >= seed_threshold``; each grows over the foreground by a watershed on the
     probability, so touching objects that share one foreground component are split where the
     probability dips between them. Foreground components without a seed keep their own id.
-    Objects below ``min_size`` pixels are dropped; the rest grow by ``expand`` pixels into the
-    background (the network learnt to leave a gap where objects touch; the true objects reach
-    into it). Ids run from 1 in raster order of the objects' first pixel: deterministic.
+    Objects below ``min_size`` pixels are dropped; the rest take the ``grow_into`` pixels they
+    reach (a watershed on the probability: where a border class says two objects meet), then
+    grow by ``expand`` pixels into the background (the network learnt to leave a gap where
+    objects touch; the true objects reach into it). Ids run from 1 in raster order of the
+    objects' first pixel: deterministic.
 
     Args:
         prob: foreground probability in [0, 1].
@@ -187,6 +198,8 @@ def instance_labels(
             of the foreground only.
         min_size: smallest object kept, in pixels (voxels).
         expand: pixels (voxels) each object grows into the background, without merging.
+        grow_into: boolean mask of ``prob``'s shape that objects take over where they reach it
+            (connected to them), split between touching objects by the watershed; ``None``: none.
 
     Returns:
         int32 array of ``prob``'s shape, 0 = background.
@@ -204,6 +217,8 @@ def instance_labels(
         small = sizes < min_size
         small[0] = False
         labels[small[labels]] = 0
+    if grow_into is not None and labels.max() > 0:
+        labels = watershed(-prob, markers=labels, mask=(labels > 0) | np.asarray(grow_into, bool), connectivity=1)
     if expand > 0 and labels.max() > 0:
         labels = expand_labels(labels, distance=expand)
     # sequential ids in raster order of each object's first pixel
@@ -223,6 +238,8 @@ class InstanceLabelsd(MapTransform):
         keys: the prediction key (softmax probabilities).
         channel: the foreground (object interior) channel.
         threshold, seed_threshold, min_size, expand: see :func:`instance_labels`.
+        border_channel: the channel of a border class (where touching objects meet), if the
+            network has one: objects take the pixels where it is the most probable class.
 
     Example::
 
@@ -238,17 +255,23 @@ class InstanceLabelsd(MapTransform):
         seed_threshold: float | None = 0.8,
         min_size: int = 15,
         expand: int = 1,
+        border_channel: int | None = None,
         allow_missing_keys: bool = False,
     ) -> None:
         super().__init__(keys, allow_missing_keys)
-        self.channel = channel
+        self.channel, self.border_channel = channel, border_channel
         self.threshold, self.seed_threshold, self.min_size, self.expand = threshold, seed_threshold, min_size, expand
 
     def __call__(self, data: Mapping[Hashable, torch.Tensor]) -> dict[Hashable, torch.Tensor]:
         d = dict(data)
         for key in self.key_iterator(d):
             pred = d[key]
-            prob = pred[self.channel].detach().cpu().numpy() if isinstance(pred, torch.Tensor) else pred[self.channel]
-            ids = instance_labels(prob, self.threshold, self.seed_threshold, self.min_size, self.expand)
+            probs = pred.detach().cpu().numpy() if isinstance(pred, torch.Tensor) else np.asarray(pred)
+            grow_into = None
+            if self.border_channel is not None:
+                grow_into = probs.argmax(0) == self.border_channel
+            ids = instance_labels(
+                probs[self.channel], self.threshold, self.seed_threshold, self.min_size, self.expand, grow_into
+            )
             d[key] = convert_to_dst_type(ids[None].astype(np.float32), pred)[0]
         return d
