@@ -13,6 +13,7 @@ import pytest
 import torch
 import yaml
 from ignite.engine import Events
+from monai.bundle import ConfigParser
 
 from tests.bundles.common import bundle_cmd, check_layout, run, verify_bundle
 from tests.conftest import REPO_ROOT
@@ -52,9 +53,10 @@ def test_inference_repeats_train_exactly():
 
 def test_metadata_matches_the_configs():
     meta = json.loads((BUNDLE / "configs/metadata.json").read_text())
-    train = load("train.yaml")
+    parser = ConfigParser()
+    parser.read_config(str(BUNDLE / "configs/train.yaml"))
     out = meta["network_data_format"]["outputs"]["pred"]
-    assert out["num_channels"] == train["network_def"]["out_channels"] == len(out["channel_def"])
+    assert out["num_channels"] == parser.get_parsed_content("network_def#out_channels") == len(out["channel_def"])
     assert meta["mask_dtype"] == "uint16"
 
 
