@@ -32,7 +32,6 @@ def probabilities(
         {"bundle_root": str(bundle), "dataset_dir": dataset_dir, "device": "$torch.device('cpu')", "tta": tta}
         | (overrides or {})
     )
-    border = parser.get_parsed_content("border_class")
     network = parser.get_parsed_content("network_def")
     state = torch.load(weights or bundle / "models/model.pt", map_location="cpu", weights_only=True)
     network.load_state_dict(state.get("model", state))
@@ -43,15 +42,17 @@ def probabilities(
     post = parser.get_parsed_content("postprocessing")
     from monai.transforms import Compose
 
-    to_prob = Compose([t for t in post.transforms if type(t).__name__ != "InstanceLabelsd"])
+    from unet3d.transforms import InstanceLabelsd
+
+    to_prob = Compose([t for t in post.transforms if not isinstance(t, InstanceLabelsd)])
+    labeller = next(t for t in post.transforms if isinstance(t, InstanceLabelsd))
     out = []
     for entry in parser.get_parsed_content("datalist")["validation"]:
         data = preprocessing(dict(entry))
         with torch.inference_mode():
             data["pred"] = inferer(data["image"][None], network)[0]
-        probs = to_prob(data)["pred"].numpy()
-        grow_into = probs.argmax(0) == 2 if border else None
-        out.append((entry["source"], np.asarray(data["label"][0]).astype(np.int64), probs[1], grow_into))
+        prob, grow_into = labeller.foreground_and_borders(to_prob(data)["pred"].numpy())
+        out.append((entry["source"], np.asarray(data["label"][0]).astype(np.int64), prob, grow_into))
         print(f"{len(out)} images", end="\r", flush=True)
     return out
 

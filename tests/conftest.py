@@ -1,8 +1,11 @@
-"""Shared fixtures: where the real data lives, and the repository root."""
+"""Shared fixtures: where the real data lives, the repository root, small private file systems."""
 
 from __future__ import annotations
 
 import os
+import shutil
+import subprocess
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -33,3 +36,23 @@ def data_dir() -> Path:
             pytest.fail(msg)
         pytest.skip(msg)
     return root
+
+
+def _in_private_mounts(script: str) -> subprocess.CompletedProcess:
+    cmd = ["unshare", "-rm", "sh", "-c", script]
+    return subprocess.run(cmd, capture_output=True, text=True, cwd=REPO_ROOT, timeout=900)
+
+
+@pytest.fixture(scope="session")
+def private_mounts() -> Callable[[str], subprocess.CompletedProcess]:
+    """Run a shell script in its own user and mount namespace (``unshare -rm``), where it may
+    mount a small tmpfs (a full or read-only disk) without root.
+
+    Where namespaces are unavailable the test is skipped on a developer machine and fails in CI.
+    """
+    if shutil.which("unshare") is None or _in_private_mounts("true").returncode != 0:
+        msg = "no user/mount namespaces here (unshare -rm) to make a small file system"
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(msg)
+        pytest.skip(msg)
+    return _in_private_mounts

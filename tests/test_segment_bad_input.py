@@ -202,20 +202,12 @@ def test_mask_keeps_disagreeing_qform_and_sform(data_dir, tmp_path):
     assert int(mask.header["qform_code"]) == 1 and int(mask.header["sform_code"]) == 2
 
 
-def in_private_mounts(script: str) -> subprocess.CompletedProcess:
-    """Run a shell script in its own user and mount namespace (tmpfs mounts without root)."""
-    cmd = ["unshare", "-rm", "sh", "-c", script]
-    return subprocess.run(cmd, capture_output=True, text=True, cwd=REPO_ROOT, timeout=600)
-
-
 @pytest.mark.slow
-def test_full_disk_and_read_only_output_folder(data_dir, tmp_path):
-    if shutil.which("unshare") is None or in_private_mounts("true").returncode != 0:
-        pytest.skip("no user/mount namespaces here (unshare -rm) to make a small file system")
+def test_full_disk_and_read_only_output_folder(data_dir, tmp_path, private_mounts):
     image, mnt = slice_png(data_dir, tmp_path), tmp_path / "mnt"
     mnt.mkdir()
     segment = f"{sys.executable} -m unet3d.cli segment {image} --bundle {EM} --output-dir {mnt}/out"
-    res = in_private_mounts(
+    res = private_mounts(
         f"mount -t tmpfs -o size=128k tmpfs {mnt} && mkdir {mnt}/out && (dd if=/dev/zero of={mnt}/fill bs=4k || true) "
         f"2>/dev/null && {segment}; echo status $? >&2; ls -A {mnt}/out >&2; rm {mnt}/fill; "
         f"mount -o remount,ro {mnt} && {segment}; echo status $? >&2"

@@ -41,20 +41,9 @@ def prepare_output_dir(output_dir: str | os.PathLike) -> Path:
     Raises:
         InputError: the path (or a folder above it) is a file, cannot be created, or is not writable.
     """
-    from unet3d.io.atomic import remove_stale_parts
+    from unet3d.io.atomic import remove_stale_parts, writable_dir
 
-    folder = Path(output_dir)
-    if folder.exists() and not folder.is_dir():
-        raise InputError(f"{folder}: output folder is an existing file")
-    for parent in folder.parents:
-        if parent.exists() and not parent.is_dir():
-            raise InputError(f"{folder}: cannot create the output folder, {parent} is a file")
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-    except OSError as e:
-        raise InputError(f"{folder}: cannot create the output folder ({e.strerror})") from e
-    if not os.access(folder, os.W_OK):
-        raise InputError(f"{folder}: output folder is not writable")
+    folder = writable_dir(output_dir)
     for stale in remove_stale_parts(folder):
         logger.info(f"removed {stale}, left by an interrupted run")
     return folder

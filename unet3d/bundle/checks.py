@@ -5,9 +5,7 @@ from __future__ import annotations
 import errno
 import os
 import shutil
-import tempfile
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any, TypeVar
 
 T = TypeVar("T")
@@ -41,13 +39,9 @@ def check_output_dir(output_dir: str | os.PathLike, min_free_mb: float = 100.0) 
     Raises:
         ValueError: the folder cannot be created or written, or has less free space.
     """
-    folder = Path(output_dir)
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryFile(dir=folder):
-            pass
-    except OSError as e:
-        raise ValueError(f"{folder}: cannot write the training output here ({e.strerror})") from e
+    from unet3d.io.atomic import writable_dir
+
+    folder = writable_dir(output_dir, what="training output folder")
     free = shutil.disk_usage(folder).free / 1e6
     if free < min_free_mb:
         raise ValueError(f"{folder}: {free:.1f} MB free; training needs at least {min_free_mb:g} MB for checkpoints")

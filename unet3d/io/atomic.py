@@ -41,6 +41,34 @@ def remove_stale_parts(folder: str | os.PathLike) -> list[Path]:
     return removed
 
 
+def writable_dir(folder: str | os.PathLike, what: str = "output folder") -> Path:
+    """Create ``folder`` if needed and check that it is a folder this process can write to.
+
+    Args:
+        folder: the folder.
+        what: what the folder is, for the message (e.g. ``"output folder"``).
+
+    Raises:
+        InputError: the path (or a folder above it) is a file, cannot be created, or is not writable
+            (e.g. on a read-only file system).
+    """
+    from unet3d.io.volume import InputError
+
+    path = Path(folder)
+    if path.exists() and not path.is_dir():
+        raise InputError(f"{path}: {what} is an existing file")
+    for parent in path.parents:
+        if parent.exists() and not parent.is_dir():
+            raise InputError(f"{path}: cannot create the {what}, {parent} is a file")
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise InputError(f"{path}: cannot create the {what} ({e.strerror})") from e
+    if not os.access(path, os.W_OK):
+        raise InputError(f"{path}: {what} is not writable")
+    return path
+
+
 def _umask() -> int:
     mask = os.umask(0)
     os.umask(mask)

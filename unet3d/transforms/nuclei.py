@@ -262,16 +262,18 @@ class InstanceLabelsd(MapTransform):
         self.channel, self.border_channel = channel, border_channel
         self.threshold, self.seed_threshold, self.min_size, self.expand = threshold, seed_threshold, min_size, expand
 
+    def foreground_and_borders(self, probs: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+        """The foreground probability ``(*spatial)`` and the pixels objects take back (``None``
+        without a border class) from class probabilities ``(C, *spatial)``."""
+        borders = None if self.border_channel is None else probs.argmax(0) == self.border_channel
+        return probs[self.channel], borders
+
     def __call__(self, data: Mapping[Hashable, torch.Tensor]) -> dict[Hashable, torch.Tensor]:
         d = dict(data)
         for key in self.key_iterator(d):
             pred = d[key]
             probs = pred.detach().cpu().numpy() if isinstance(pred, torch.Tensor) else np.asarray(pred)
-            grow_into = None
-            if self.border_channel is not None:
-                grow_into = probs.argmax(0) == self.border_channel
-            ids = instance_labels(
-                probs[self.channel], self.threshold, self.seed_threshold, self.min_size, self.expand, grow_into
-            )
+            prob, grow_into = self.foreground_and_borders(probs)
+            ids = instance_labels(prob, self.threshold, self.seed_threshold, self.min_size, self.expand, grow_into)
             d[key] = convert_to_dst_type(ids[None].astype(np.float32), pred)[0]
         return d
