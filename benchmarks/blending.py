@@ -53,10 +53,9 @@ def main() -> None:
     import nibabel as nib
     import torch
     from monai.data import MetaTensor
-    from monai.inferers import SlidingWindowInferer
 
-    from unet3d.bundle.predictor import BundlePredictor
     from unet3d.data import msd_datalist
+    from unet3d.inference import BundlePredictor
 
     pairs = msd_datalist(DATA / "msd_hippocampus")["validation"][: int(np.prod(GRID))]
     images = [np.asarray(nib.load(p["image"]).dataobj, np.float32) for p in pairs]
@@ -68,16 +67,10 @@ def main() -> None:
         meta = {"original_channel_dim": "no_channel", "filename_or_obj": "mosaic"}
         return MetaTensor(torch.from_numpy(array), affine=torch.eye(4, dtype=torch.float64), meta=meta)
 
-    predictor = BundlePredictor(args.bundle, device="cpu")
-    bundle_inferer = predictor.inferer
-    masks = {}
-    for mode in ("gaussian", "constant"):
-        predictor.inferer = SlidingWindowInferer(
-            bundle_inferer.roi_size, bundle_inferer.sw_batch_size, bundle_inferer.overlap, mode=mode
-        )
-        masks[mode] = predictor(as_loaded(image))[0].numpy()
-    predictor.inferer = bundle_inferer  # one window per volume: blending plays no part
-    one_by_one = [predictor(as_loaded(i))[0].numpy().astype(np.uint8) for i in images]
+    predictors = {mode: BundlePredictor(args.bundle, device="cpu", mode=mode) for mode in ("gaussian", "constant")}
+    masks = {mode: p(as_loaded(image)).numpy() for mode, p in predictors.items()}
+    bundle_inferer = predictors["gaussian"].inferer  # the bundle's own settings; one window per volume:
+    one_by_one = [predictors["gaussian"](as_loaded(i)).numpy().astype(np.uint8) for i in images]  # no blending
     masks["one by one"] = tile(one_by_one, np.uint8)
     rows = [{"method": k, "dice_vs_truth": dice(m, label)} for k, m in masks.items()]
     between = dice(masks["gaussian"], masks["constant"])

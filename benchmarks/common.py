@@ -94,6 +94,20 @@ def summary(values: Sequence[float]) -> dict:
     return {"median": statistics.median(values), "min": min(values), "max": max(values), "n": len(values)}
 
 
+def read_mask(path: Path):
+    """A mask written by ``unet3d segment`` as an array (NIfTI or PNG, the file's own axis order)."""
+    import numpy as np
+
+    if path.name.endswith((".nii", ".nii.gz")):
+        import nibabel as nib
+
+        return np.asarray(nib.load(path).dataobj)
+    from PIL import Image
+
+    with Image.open(path) as im:
+        return np.asarray(im)
+
+
 def dice(a, b) -> float:
     """Mean Dice over the foreground labels present in either mask (1.0 when both are empty)."""
     import numpy as np

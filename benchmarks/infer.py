@@ -38,7 +38,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from benchmarks.common import DATA, REPO, FlopCounter, conv_peak_gflops, dice, summary
+from benchmarks.common import DATA, REPO, FlopCounter, conv_peak_gflops, dice, read_mask, summary
 
 BUNDLES = {"em": "em", "hippocampus": "hippocampus", "ct_sized": "hippocampus"}
 
@@ -59,75 +59,64 @@ def make_ct_sized(path: Path, shape: tuple[int, int, int] = (512, 512, 200)) -> 
     return path
 
 
-def read_mask(path: Path):
-    """A written mask as an array (NIfTI or PNG)."""
-    import numpy as np
+def predictor_for(method: str, bundle: str):
+    """The ``BundlePredictor`` of one method, counting the convolution FLOPs its network runs.
 
-    if path.suffix == ".png":
-        from PIL import Image
+    ``unet3d``: the bundle's own settings; ``unet3d-constant``: the same with constant blending;
+    ``plain``: MONAI's ``sliding_window_inference`` with its defaults under ``torch.no_grad``.
+    Test-time augmentation is off on all sides.
+    """
+    import torch
+    from monai.inferers import sliding_window_inference
 
-        return np.asarray(Image.open(path))
-    import nibabel as nib
+    from unet3d.inference import BundlePredictor
+    from unet3d.inferers.overlap_tile import mirror_pad
 
-    return np.asarray(nib.load(path).dataobj)
+    class Counted(BundlePredictor):
+        """Counts what the bundle's own choice of runner (eager or frozen) executes."""
+
+        def __init__(self, *args, **kwargs) -> None:
+            super().__init__(*args, **kwargs)
+            self.counter = FlopCounter(self.network)
+
+        def runner_for(self, image):
+            return self.counter.wrap(super().runner_for(image))
+
+    class Plain(Counted):
+        """MONAI's defaults (overlap 0.25, constant blending, one window per call), eager network."""
+
+        def logits(self, image):
+            net, counted = self.network, self.counter.wrap(self.network)
+            if getattr(net, "valid", False):  # valid convolutions: window = output tile, network sees it mirrored
+                roi = tuple(net.output_size(self.layout.input_spec["spatial_shape"]))  # the training patch's output
+                border = net.border()
+
+                def run(x):
+                    return counted(mirror_pad(x, [(border, border)] * (x.dim() - 2)))
+            else:
+                roi, run = tuple(self.inferer.roi_size), counted
+            with torch.no_grad():
+                return sliding_window_inference(image[None].to(self.device), roi, 1, run)[0].cpu()
+
+    if method == "plain":
+        return Plain(bundle, device="cpu", tta=False)
+    return Counted(bundle, device="cpu", tta=False, mode="constant" if method == "unet3d-constant" else None)
 
 
 def worker(method: str, bundle: str, src: str, out_dir: str) -> dict:
     """One timed segmentation in this process: seconds, voxels, FLOPs executed, peak RSS."""
     import torch
-    from monai.inferers import sliding_window_inference
 
-    import unet3d.bundle.predictor as predictor_module
-    from unet3d.inferers.overlap_tile import mirror_pad
+    from unet3d.inference import segment
     from unet3d.io import read_volume
-    from unet3d.segmentation import segment
 
     voxels = int(read_volume(src).image.numel())
-    predictors = []
-    original_init = predictor_module.BundlePredictor.__init__
-
-    def init(self, *args, **kwargs):
-        original_init(self, *args, **kwargs)
-        if hasattr(self.inferer, "tta"):
-            self.inferer.tta = False  # both sides without test-time augmentation
-        self.counter = FlopCounter(self.network)
-        predictors.append(self)
-        if method != "plain":  # count what the bundle's own choice of runner executes
-            choose = self.runner_for
-            self.runner_for = lambda image: self.counter.wrap(choose(image))
-        if method == "unet3d-constant" and hasattr(self.inferer, "mode"):  # the bundle's inferer, plain's blending
-            from monai.inferers import SlidingWindowInferer
-
-            i = self.inferer
-            self.inferer = SlidingWindowInferer(i.roi_size, i.sw_batch_size, i.overlap, mode="constant")
-        if method != "plain":
-            return
-        net, counted = self.network, self.counter.wrap(self.network)
-        if getattr(net, "valid", False):  # valid convolutions: window = output tile, network sees it mirrored
-            roi = tuple(net.output_size(self.input_spec["spatial_shape"]))  # the training patch's output
-            border = net.border()
-
-            def run(x):
-                return counted(mirror_pad(x, [(border, border)] * (x.dim() - 2)))
-        else:
-            roi, run = tuple(self.inferer.roi_size), counted
-        self.inferer = lambda x, _net: sliding_window_inference(x, roi, 1, run)  # MONAI's defaults
-
-    def plain_call(self, image):
-        data = self.preprocessing({"image": image})
-        with torch.no_grad():
-            data["pred"] = self.inferer(data["image"][None].to(self.device), self.network)[0].cpu()
-        out = self.postprocessing(data)["pred"]
-        return out[None] if out.ndim == self.spatial_dims else out
-
-    predictor_module.BundlePredictor.__init__ = init  # type: ignore[method-assign]
-    if method == "plain":
-        predictor_module.BundlePredictor.__call__ = plain_call  # type: ignore[method-assign]
     start = time.perf_counter()
-    written = segment([src], bundle, out_dir, device="cpu", overwrite=True)
+    predictor = predictor_for(method, bundle)
+    written = segment([src], predictor, out_dir, overwrite=True)
     seconds = time.perf_counter() - start
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    counter = predictors[0].counter
+    counter = predictor.counter
     return {"seconds": seconds, "voxels": voxels, "peak_mb": peak_mb, "threads": torch.get_num_threads(),
             "conv_gflop": counter.flops / 1e9, "network_calls": counter.calls, "output": str(written[0])}  # fmt: skip
 

@@ -7,7 +7,7 @@ and the largest absolute difference of the logits from the reference row, so an 
 changes the output beyond floating-point noise shows it. Ideas: ``torch.no_grad`` against
 ``torch.inference_mode``, windows per network call, channels-last memory, TorchScript (scripted
 and frozen, or ``optimize_for_inference``), instance norms run as equivalent group norms, max-
-poolings and up-convolutions in faster equivalent forms (``unet3d.bundle.runners``), ONNX
+poolings and up-convolutions in faster equivalent forms (``unet3d.inference.frozen``), ONNX
 Runtime (if installed), ``torch.compile`` (its compile time printed apart), one thread against
 all, and for the EM network tile sizes up to the whole slice in one tile (exact for
 overlap-tile: tile origins are aligned to the pooling grid). Conv+norm folding does not apply:
@@ -30,7 +30,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from benchmarks.common import DATA, REPO, summary, timed
-from unet3d.bundle import runners
+from unet3d.inference import frozen as runners
 
 
 def load(bundle: str) -> torch.nn.Module:
@@ -143,7 +143,7 @@ def em_rows(repeats: int) -> list[dict]:
             with ctx():
                 return inferer(x, net)
 
-        tiles = math.prod(n for _, _, n, _ in inferer._plan([512, 512], net.depth, net.valid))
+        tiles = math.prod(n for _, _, n, _ in inferer.plan([512, 512], net.depth, net.valid))
         ref = rows[0]["output"] if rows else None
         rows.append(row(f"overlap-tile, tile <= {tile} px ({tiles} tiles)", fn, 1, ref, repeats))
     fast = runners.frozen(net)  # the frozen copy unet3d segment runs on inputs of 8 tiles or more

@@ -47,3 +47,36 @@ def _tool(name: str) -> str:
 def test_style_and_types(args):
     res = subprocess.run([_tool(args[0]), *args[1:]], capture_output=True, text=True, cwd=REPO_ROOT)
     assert res.returncode == 0, res.stdout + res.stderr
+
+
+# each layer may import only the layers listed for it (and itself); `unet3d` alone (the version) is free
+LAYERS = {
+    "networks": set(),
+    "losses": set(),
+    "metrics": {"data"},  # the rule of what counts as instance truth (data.nuclei.is_instance_map)
+    "io": set(),
+    "transforms": set(),
+    "inferers": {"networks"},
+    "data": {"io"},
+    "inference": {"io", "inferers", "networks", "transforms"},
+    "bundle": {"data", "io", "metrics", "networks", "inference"},
+}
+
+
+def test_no_import_goes_back_up_the_layers():
+    """io, networks, inferers (and the other lower layers) import nothing from inference/ or
+    bundle/; inference/ nothing from bundle/: the import graph has no arrow back up."""
+    import ast
+
+    wrong = []
+    for layer, allowed in LAYERS.items():
+        for path in sorted((REPO_ROOT / "unet3d" / layer).rglob("*.py")):
+            for node in ast.walk(ast.parse(path.read_text())):
+                names = [a.name for a in node.names] if isinstance(node, ast.Import) else []
+                if isinstance(node, ast.ImportFrom) and node.module:
+                    names = [node.module]
+                for name in names:
+                    parts = name.split(".")
+                    if parts[0] == "unet3d" and len(parts) > 1 and parts[1] not in allowed | {layer}:
+                        wrong.append(f"{path.relative_to(REPO_ROOT)} imports {name}")
+    assert not wrong, wrong

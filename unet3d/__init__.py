@@ -11,12 +11,12 @@ from typing import Any
 
 __version__ = "0.1.0"
 
-_SUBMODULES = ("bundle", "data", "inferers", "io", "losses", "metrics", "networks", "segmentation", "transforms")
+_SUBMODULES = ("bundle", "data", "inference", "inferers", "io", "losses", "metrics", "networks", "transforms")
 
 
 def __getattr__(name: str) -> Any:
     if name in _SUBMODULES:
         return importlib.import_module(f"unet3d.{name}")
     if name == "segment":  # unet3d.segment(inputs, bundle, output_dir, ...)
-        return importlib.import_module("unet3d.segmentation").segment
+        return importlib.import_module("unet3d.inference.segmentation").segment
     raise AttributeError(f"module 'unet3d' has no attribute {name!r}")

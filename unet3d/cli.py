@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -16,19 +15,32 @@ def one_line(message: str) -> str:
     return " ".join(message.split())
 
 
+def with_hint(error: BaseException) -> str:
+    """The error on one line, with the command-line option that deals with it (the library's
+    messages do not name options: they are also raised to Python callers)."""
+    from unet3d.io.dicom import SeveralSeriesError, UnevenSpacingError
+
+    hints = (
+        (SeveralSeriesError, "choose one with --series-uid UID"),
+        (UnevenSpacingError, "--allow-gaps segments it anyway, with wrong geometry past the gap"),
+        (FileExistsError, "pass --overwrite to replace it"),
+    )
+    message = one_line(str(error))
+    hint = next((h for kind, h in hints if isinstance(error, kind)), None)
+    return f"{message}; {hint}" if hint else message
+
+
 def _bundles(args: argparse.Namespace) -> int:
     """List the bundles under a folder with their name, version and input shape."""
-    root = Path(args.root)
-    metas = sorted(root.glob("*/configs/metadata.json"))
-    if not metas:
-        print(f"error: no bundle (*/configs/metadata.json) under {root}", file=sys.stderr)
+    from unet3d.inference import find_bundles
+
+    bundles = find_bundles(args.root)
+    if not bundles:
+        print(f"error: no bundle (*/configs/metadata.json with inference.yaml) under {args.root}", file=sys.stderr)
         return 2
-    for meta_path in metas:
-        meta: dict = json.loads(meta_path.read_text())
-        inputs: dict = meta.get("network_data_format", {}).get("inputs", {})
-        first: dict = next(iter(inputs.values()), {})
-        shape = first.get("spatial_shape", "?")
-        print(f"{meta_path.parent.parent.name:16s} {meta.get('version', '?'):8s} {shape}  {meta.get('name', '')}")
+    for folder, layout in bundles.items():
+        shape = layout.input_spec.get("spatial_shape", "?")
+        print(f"{folder:16s} {layout.version:8s} {shape}  {layout.name}")
     return 0
 
 
@@ -41,7 +53,7 @@ def _segment(args: argparse.Namespace) -> int:
     import time
 
     from unet3d.bundle import distributed
-    from unet3d.segmentation import SegmentationFailures, segment
+    from unet3d.inference import SegmentationFailures, segment
 
     start = time.perf_counter()
     if args.verbose:
@@ -73,14 +85,14 @@ def _segment(args: argparse.Namespace) -> int:
             world_size=world_size,
         )
     except SegmentationFailures as e:
-        for _, message in e.failures:
-            print(f"error: {prefix}{one_line(message)}", file=sys.stderr)
+        for _, error in e.failures:
+            print(f"error: {prefix}{with_hint(error)}", file=sys.stderr)
         if len(e.failures) + len(e.written) > 1:
             print(f"{prefix}{len(e.failures)} of {len(e.failures) + len(e.written)} inputs failed (no output for "
                   f"them); {len(e.written)} masks written to {args.output_dir}", file=sys.stderr)  # fmt: skip
         return 1
     except (ValueError, FileExistsError, FileNotFoundError, PermissionError) as e:
-        print(f"error: {prefix}{one_line(str(e))}", file=sys.stderr)
+        print(f"error: {prefix}{with_hint(e)}", file=sys.stderr)
         return 1
     except OSError as e:  # a full disk, a read-only file system: the system's words, one line
         where = f"{e.filename}: " if e.filename else ""
@@ -124,7 +136,7 @@ def build_parser() -> argparse.ArgumentParser:
         "inputs",
         nargs="+",
         metavar="INPUT",
-        help="NIfTI/NRRD/MHA files, DICOM series folders, folders of such files; PNG/TIFF for 2D",
+        help="NIfTI/NRRD/MHA files, DICOM series folders, folders of such files; PNG/TIFF/JPEG/BMP for 2D",
     )
     p.add_argument("--bundle", required=True, help="bundle folder, e.g. bundles/em")
     p.add_argument(
@@ -148,7 +160,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--device", default=None, help="cpu, cuda, cuda:1, ... (default: a GPU if there is one)")
     p.add_argument("--overwrite", action="store_true", help="replace existing outputs")
-    p.add_argument("--tta", action="store_true", help="test-time augmentation (slower)")
+    p.add_argument(
+        "--tta",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="test-time augmentation on (slower) or off (default: the bundle's own setting)",
+    )
     p.add_argument("--verbose", action="store_true", help="say where the bundle is loaded from, and each step")
     p.set_defaults(func=_segment)
     return parser

@@ -55,8 +55,10 @@ class UNet3DApp(MONAILabelApp):
     in ``--conf models a,b``."""
 
     def __init__(self, app_dir: str, studies: str, conf: dict[str, str]) -> None:
+        from unet3d.inference import find_bundles
+
         root = Path(conf.get("bundles", str(REPO_BUNDLES))).resolve()
-        found = {p.parent.parent.name: p.parent.parent for p in sorted(root.glob("*/configs/metadata.json"))}
+        found = {name: layout.root for name, layout in find_bundles(root).items()}
         wanted = [m.strip() for m in conf.get("models", "").split(",") if m.strip()] or list(found)
         unknown = [m for m in wanted if m not in found]
         if unknown:

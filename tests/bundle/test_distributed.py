@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from tests.bundles.common import bundle_cmd, run
 from tests.conftest import REPO_ROOT
+from tests.shipped_bundles.common import bundle_cmd, run
 
 TORCHRUN = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2"]
 CONFIGS = "['bundles/em/train.yaml','configs/multi_gpu_train.yaml']"
@@ -86,7 +86,7 @@ def test_sharded_segment_writes_each_output_once(em_inputs, tmp_path):
                    "--output-dir", str(tmp_path / "ddp"))  # fmt: skip
     assert res.returncode == 0, res.stderr[-3000:]
     assert res.stdout.count("segmented 5 input(s) by 2 processes") == 1  # rank 0 prints the merged summary
-    from unet3d.segmentation import segment
+    from unet3d.inference import segment
 
     single = segment([em_inputs], "bundles/em", tmp_path / "single", device="cpu")
     assert sorted(p.name for p in (tmp_path / "ddp").iterdir()) == sorted(p.name for p in single)

@@ -2,24 +2,28 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
-import sys
 
 import torch
 
 from unet3d.bundle import bundle_root, latest_checkpoint
 
 
-def test_bundle_root_from_the_command_line(monkeypatch, repo_root):
+def test_bundle_root_from_the_running_workflow(repo_root, tmp_path):
+    """The root MONAI's ConfigWorkflow resolved from the first config file, whatever the working
+    directory; the default outside a workflow."""
+    from monai.bundle import ConfigWorkflow
+
     em = os.path.realpath(repo_root / "bundles/em")
-    for argv in (
-        ["x", "run", "--config_file", str(repo_root / "bundles/em/train.yaml")],  # link at the root
-        ["x", "run", f"--config_file={repo_root / 'bundles/em/configs/train.yaml'}"],
-        ["x", "run", "--config_file", f"['{repo_root}/bundles/em/train.yaml','configs/multi_gpu_train.yaml']"],
+    for configs in (
+        str(repo_root / "bundles/em/train.yaml"),  # the link at the bundle's root
+        str(repo_root / "bundles/em/configs/train.yaml"),
+        [str(repo_root / "bundles/em/train.yaml"), str(repo_root / "configs/multi_gpu_train.yaml")],
     ):
-        monkeypatch.setattr(sys, "argv", argv)
-        assert bundle_root() == em
-    monkeypatch.setattr(sys, "argv", ["pytest"])
+        with contextlib.chdir(tmp_path):  # any working directory
+            workflow = ConfigWorkflow(config_file=configs, logging_file=False, workflow_type=None, run="$@bundle_root")
+            assert workflow.run() == [em]  # what the config's `run` sees while MONAI runs it
     assert bundle_root("fallback") == "fallback"
 
 

@@ -71,3 +71,17 @@ def test_bad_roi_raises():
     net = UNet(2, 1, 2, features=(4, 8, 16)).eval()
     with pytest.raises(ValueError, match="not accepted"):
         OverlapTileInferer(roi_size=101)(torch.rand(1, 1, 50, 50), net)
+
+
+def test_geometry_is_resolved_per_setting():
+    """``valid=None`` with a given depth reads ``valid`` from the network (it used to mean False);
+    a network without the attributes is an error that names them."""
+    from unet3d.inferers import TiledNetwork, network_geometry
+
+    net = UNet(spatial_dims=2, features=(4, 8, 16), padding="valid")
+    assert isinstance(net, TiledNetwork)
+    assert network_geometry(net, depth=2) == (2, True)
+    assert network_geometry(net, valid=False) == (2, False)
+    with pytest.raises(ValueError, match="has no depth and valid"):
+        network_geometry(torch.nn.Conv2d(1, 2, 3))
+    assert network_geometry(torch.nn.Conv2d(1, 2, 3), depth=1, valid=False) == (1, False)

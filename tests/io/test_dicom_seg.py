@@ -52,7 +52,7 @@ def test_written_seg_references_the_series_and_reads_back(ct3, tmp_path):
     back, names = read_dicom_seg(out, headers)
     assert names == {1: "Liver", 2: "Spine"}
     np.testing.assert_array_equal(back, labels)
-    with pytest.raises(FileExistsError, match="--overwrite"):
+    with pytest.raises(FileExistsError, match="output exists"):
         write_dicom_seg(labels, headers, specs, out)
     with pytest.raises(ValueError, match="do not match the series"):
         write_dicom_seg(labels[:2], headers, specs, tmp_path / "bad.dcm", overwrite=True)

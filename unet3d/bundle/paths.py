@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import ast
+import inspect
 import logging
 import os
 import re
-import sys
 import zipfile
 from pathlib import Path
 
@@ -14,30 +13,29 @@ logger = logging.getLogger(__name__)
 
 
 def bundle_root(default: str = ".") -> str:
-    """The root folder of the bundle whose config is being run.
+    """The root folder of the bundle whose config MONAI is running.
 
-    ``python -m monai.bundle run --config_file bundles/em/train.yaml`` names the config on the
-    command line; the bundle root is the folder holding it, or the parent of its ``configs/``
-    folder (links such as ``bundles/em/train.yaml -> configs/train.yaml`` are resolved). Callers
-    that run a bundle programmatically (MONAI Label, tests) override ``bundle_root`` instead.
+    MONAI's ``ConfigWorkflow`` (what ``python -m monai.bundle run --config_file
+    bundles/em/train.yaml`` builds) resolves the folder of the first config file as its
+    ``config_root_path`` but does not put it into the config (model-zoo bundles say
+    ``bundle_root: "."`` and must be run from their folder). This reads that resolved folder from
+    the running workflow, so a bundle runs from any working directory: the bundle root is the
+    folder (``bundles/em`` for the link ``bundles/em/train.yaml``), or the parent of a ``configs/``
+    folder (``bundles/em/configs/train.yaml``). Code that parses a bundle's config itself (the predictor,
+    MONAI Label, tests) sets ``bundle_root`` instead.
 
     Args:
-        default: returned when no config file is found on the command line.
+        default: returned when the config is not being run by a ``ConfigWorkflow``.
     """
-    argv = sys.argv
-    for i, arg in enumerate(argv):
-        value = None
-        if arg == "--config_file" and i + 1 < len(argv):
-            value = argv[i + 1]
-        elif arg.startswith("--config_file="):
-            value = arg.split("=", 1)[1]
-        if value is None:
-            continue
-        first = value
-        if value.strip().startswith("["):
-            first = ast.literal_eval(value.strip())[0]
-        folder = Path(os.path.realpath(first)).parent
-        return str(folder.parent if folder.name == "configs" else folder)
+    from monai.bundle import ConfigWorkflow
+
+    frame = inspect.currentframe()
+    while frame is not None:
+        workflow = frame.f_locals.get("self")
+        if isinstance(workflow, ConfigWorkflow):
+            folder = Path(os.path.realpath(workflow.config_root_path))
+            return str(folder.parent if folder.name == "configs" else folder)
+        frame = frame.f_back
     return default
 
 

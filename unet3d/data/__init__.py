@@ -1,7 +1,7 @@
 """Data: datalists built from folders, with input checks."""
 
 from unet3d.data.datalist import DatasetError, folder_datalist
-from unet3d.data.msd import msd_datalist, volume_shape
+from unet3d.data.msd import msd_datalist
 from unet3d.data.nuclei import nuclei_datalist
 from unet3d.data.sampling import appearance, appearance_weights
 
@@ -12,5 +12,4 @@ __all__ = [
     "folder_datalist",
     "msd_datalist",
     "nuclei_datalist",
-    "volume_shape",
 ]

@@ -6,9 +6,8 @@ import re
 from collections.abc import Sequence
 from pathlib import Path
 
-from PIL import Image, UnidentifiedImageError
-
-IMAGE_SUFFIXES = (".png", ".tif", ".tiff", ".jpg", ".jpeg", ".bmp")
+from unet3d.io.formats import header_shape, input_suffixes
+from unet3d.io.volume import InputError
 
 ISBI2012_SOURCE = (
     "The ISBI 2012 EM segmentation challenge data (train-volume.tif, train-labels.tif) is public: "
@@ -28,14 +27,16 @@ def _slice_index(path: Path) -> int:
     return int(numbers[-1])
 
 
-def _image_size(path: Path) -> tuple[int, ...]:
+def header_size(path: Path) -> tuple[int, ...]:
+    """The image's or volume's shape from its header (:func:`unet3d.io.formats.header_shape`).
+
+    Raises:
+        DatasetError: the file is not readable in its format.
+    """
     try:
-        with Image.open(path) as im:
-            im.verify()  # reads the whole file: catches truncated and non-image files
-        with Image.open(path) as im:
-            return (im.height, im.width)
-    except (UnidentifiedImageError, OSError, SyntaxError) as e:
-        raise DatasetError(f"{path}: not a readable image ({e})") from e
+        return header_shape(path)
+    except InputError as e:
+        raise DatasetError(str(e)) from e
 
 
 def folder_datalist(
@@ -79,12 +80,12 @@ def folder_datalist(
         raise DatasetError(f"{labels_path / sorted(orphans)[0]}: label without an image in {images_path}")
     datalist: dict[str, list[dict[str, str]]] = {"training": [], "validation": []}
     for image in files:
-        if image.suffix.lower() not in IMAGE_SUFFIXES:
-            raise DatasetError(f"{image}: not an image file (expected one of {', '.join(IMAGE_SUFFIXES)})")
+        if not image.name.lower().endswith(input_suffixes("image2d")):
+            raise DatasetError(f"{image}: not an image file (expected one of {', '.join(input_suffixes('image2d'))})")
         label = labels_path / image.name
         if not label.is_file():
             raise DatasetError(f"{image}: image without a label (expected {label})")
-        image_size, label_size = _image_size(image), _image_size(label)
+        image_size, label_size = header_size(image), header_size(label)
         if image_size != label_size:
             raise DatasetError(f"{label}: label size {label_size} differs from its image's {image_size} ({image})")
         in_val = val_indices is None or _slice_index(image) in set(val_indices)

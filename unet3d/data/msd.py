@@ -5,38 +5,18 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from unet3d.data.datalist import DatasetError
+from unet3d.data.datalist import DatasetError, header_size
+from unet3d.io.formats import input_suffixes, is_input_file
 
 MSD_SOURCE = (
     "The Medical Segmentation Decathlon data (e.g. Task04_Hippocampus.tar) is public: "
     "http://medicaldecathlon.com (CC-BY-SA 4.0); unpack it so that the folder holds imagesTr/ and labelsTr/."
 )
-VOLUME_SUFFIXES = (".nii.gz", ".nii", ".nrrd", ".mha", ".mhd")
+VOLUMES = ("nifti", "itk")  # the input formats (unet3d.io.formats) a task folder may hold
 
 
 def _is_volume(path: Path) -> bool:
-    return path.is_file() and not path.name.startswith(".") and path.name.lower().endswith(VOLUME_SUFFIXES)
-
-
-def volume_shape(path: Path) -> tuple[int, ...]:
-    """Read a volume's shape from its header only (no voxel data), in the file's own axis order.
-
-    Raises:
-        DatasetError: the file is not a readable volume.
-    """
-    try:
-        if path.name.lower().endswith((".nii", ".nii.gz")):
-            import nibabel as nib
-
-            return tuple(int(s) for s in nib.load(path).shape)  # type: ignore[attr-defined]
-        import SimpleITK as sitk
-
-        reader = sitk.ImageFileReader()
-        reader.SetFileName(str(path))
-        reader.ReadImageInformation()
-        return tuple(int(s) for s in reader.GetSize())
-    except Exception as e:  # nibabel and ITK raise many kinds; all mean "not readable"
-        raise DatasetError(f"{path}: not a readable volume ({e})") from e
+    return is_input_file(path, *VOLUMES)
 
 
 def _pairs_from_json(root: Path, dataset_json: Path) -> list[tuple[Path, Path]]:
@@ -54,7 +34,7 @@ def _pairs_from_folders(root: Path, image_dir: str, label_dir: str, source_hint:
             raise DatasetError(f"{folder}: dataset folder not found. {source_hint}")
     images = sorted(p for p in images_path.iterdir() if _is_volume(p))
     if not images:
-        raise DatasetError(f"{images_path}: no volumes found ({', '.join(VOLUME_SUFFIXES)}). {source_hint}")
+        raise DatasetError(f"{images_path}: no volumes found ({', '.join(input_suffixes(*VOLUMES))}). {source_hint}")
     orphans = {p.name for p in labels_path.iterdir() if _is_volume(p)} - {p.name for p in images}
     if orphans:
         raise DatasetError(f"{labels_path / sorted(orphans)[0]}: label without an image in {images_path}")
@@ -102,7 +82,7 @@ def msd_datalist(
             raise DatasetError(f"{image}: image listed in the dataset not found")
         if not label.is_file():
             raise DatasetError(f"{image}: image without a label (expected {label})")
-        image_shape, label_shape = volume_shape(image), volume_shape(label)
+        image_shape, label_shape = header_size(image), header_size(label)
         if image_shape != label_shape:
             raise DatasetError(f"{label}: label shape {label_shape} differs from its image's {image_shape} ({image})")
         split = "validation" if val_every and i % val_every == 0 else "training"

@@ -38,7 +38,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
-from unet3d.data.datalist import IMAGE_SUFFIXES, DatasetError
+from unet3d.data.datalist import DatasetError
+from unet3d.io.formats import is_input_file
 
 NUCLEI_SOURCE = (
     "Expected DSB2018 (<id>/images/<id>.png + <id>/mask_instances_derived.png), Cell Tracking Challenge "
@@ -53,9 +54,7 @@ def _number(path: Path) -> int | None:
 
 
 def _images(folder: Path) -> list[Path]:
-    return sorted(
-        p for p in folder.iterdir() if p.is_file() and not p.name.startswith(".") and p.suffix.lower() in IMAGE_SUFFIXES
-    )
+    return sorted(p for p in folder.iterdir() if is_input_file(p, "image2d"))
 
 
 def read_label(path: Path) -> np.ndarray:

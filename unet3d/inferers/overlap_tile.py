@@ -11,7 +11,7 @@ from __future__ import annotations
 import itertools
 import math
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
 import torch
 import torch.nn.functional as F
@@ -43,12 +43,34 @@ def mirror_pad(x: torch.Tensor, pads: Sequence[tuple[int, int]]) -> torch.Tensor
     return x
 
 
-def _network_geometry(network: Callable[..., torch.Tensor]) -> tuple[int, bool]:
+@runtime_checkable
+class TiledNetwork(Protocol):
+    """What overlap-tile inference needs to know of a network: its depth (number of 2x poolings)
+    and whether its convolutions are unpadded (``valid``: the output is smaller than the input).
+    ``unet3d.networks.UNet`` and its frozen copies (``unet3d.inference.frozen``) have both."""
+
+    depth: int
+    valid: bool
+
+    def __call__(self, x: torch.Tensor) -> torch.Tensor: ...
+
+
+def network_geometry(
+    network: Callable[..., torch.Tensor], depth: int | None = None, valid: bool | None = None
+) -> tuple[int, bool]:
+    """``(depth, valid)``: each as given, else read from ``network`` (or its DDP ``module``).
+
+    Raises:
+        ValueError: one of them is neither given nor an attribute of the network.
+    """
     net = getattr(network, "module", network)  # DistributedDataParallel / DataParallel
-    depth, valid = getattr(net, "depth", None), getattr(net, "valid", None)
-    if depth is None or valid is None:
-        raise ValueError("network has no `depth`/`valid` attributes; pass depth= and valid= to OverlapTileInferer")
-    return int(depth), bool(valid)
+    depth = getattr(net, "depth", None) if depth is None else depth
+    valid = getattr(net, "valid", None) if valid is None else valid
+    missing = [name for name, value in (("depth", depth), ("valid", valid)) if value is None]
+    if missing:
+        names = " and ".join(missing)
+        raise ValueError(f"{type(net).__name__} has no {names} (see TiledNetwork); pass them to OverlapTileInferer")
+    return int(depth), bool(valid)  # type: ignore[arg-type]
 
 
 def dihedral_transforms(spatial_dims: int) -> list[tuple[int, tuple[int, ...]]]:
@@ -78,7 +100,9 @@ class OverlapTileInferer(Inferer):
         sw_batch_size: tiles per network call.
         tta: average the logits over flipped/rotated copies of the input (8 in 2D and 3D).
         depth: the network's depth; read from ``network.depth`` if ``None``.
-        valid: whether the network uses valid convolutions; read from ``network.valid`` if ``None``.
+        valid: whether the network uses valid convolutions; read from ``network.valid`` if ``None``
+            (each is resolved on its own; a network without the attribute is an error, see
+            :class:`TiledNetwork`).
 
     Example::
 
@@ -101,7 +125,7 @@ class OverlapTileInferer(Inferer):
         self.tta = tta
         self.depth, self.valid = depth, valid
 
-    def _plan(self, image_size: Sequence[int], depth: int, valid: bool) -> list[tuple[int, int, int, int]]:
+    def plan(self, image_size: Sequence[int], depth: int, valid: bool) -> list[tuple[int, int, int, int]]:
         """Per axis: output tile size, stride, number of tiles and border (voxels).
 
         Tile origins are multiples of ``2**depth``, so every tile sees the max-pooling grid in the
@@ -129,7 +153,7 @@ class OverlapTileInferer(Inferer):
 
     def _infer(self, x: torch.Tensor, network: Callable[..., torch.Tensor], depth: int, valid: bool) -> torch.Tensor:
         spatial = list(x.shape[2:])
-        plan = self._plan(spatial, depth, valid)
+        plan = self.plan(spatial, depth, valid)
         covered = [(n - 1) * stride + tile for tile, stride, n, _ in plan]
         padded = mirror_pad(x, [(b, b + c - s) for (_, _, _, b), c, s in zip(plan, covered, spatial, strict=True)])
         origins = list(itertools.product(*[[i * stride for i in range(n)] for _, stride, n, _ in plan]))
@@ -157,8 +181,7 @@ class OverlapTileInferer(Inferer):
 
     def __call__(self, inputs: torch.Tensor, network: Callable[..., torch.Tensor], *args: Any, **kwargs: Any) -> Any:
         """Infer ``inputs`` ``(N, C, *spatial)``; returns logits ``(N, C_out, *spatial)``."""
-        depth, valid = (self.depth, self.valid) if self.depth is not None else _network_geometry(network)
-        valid = bool(valid)
+        depth, valid = network_geometry(network, self.depth, self.valid)
 
         def run(x: torch.Tensor) -> torch.Tensor:
             return network(x, *args, **kwargs)

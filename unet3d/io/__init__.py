@@ -1,25 +1,34 @@
-"""Reading and writing: NIfTI, NRRD/MetaImage, DICOM series, DICOM SEG, PNG; atomic outputs."""
+"""Reading and writing: NIfTI, NRRD/MetaImage, DICOM series, DICOM SEG, PNG; atomic outputs.
+
+Every format is one entry of :data:`unet3d.io.formats.FORMATS`.
+"""
 
 from unet3d.io.atomic import atomic_write
 from unet3d.io.dicom import DicomError, find_series, read_series, select_series
 from unet3d.io.dicom_seg import SegmentSpec, read_dicom_seg, write_dicom_seg
+from unet3d.io.formats import FORMATS, Format, header_shape, input_format, input_suffixes, output_format, stem
 from unet3d.io.volume import InputError, Volume, input_kind, read_volume
-from unet3d.io.writers import DEFAULT_FORMAT, SUFFIXES, write_mask
+from unet3d.io.writers import write_mask
 
 __all__ = [
-    "DEFAULT_FORMAT",
-    "SUFFIXES",
+    "FORMATS",
     "DicomError",
+    "Format",
     "InputError",
-    "Volume",
-    "input_kind",
-    "read_volume",
-    "write_mask",
     "SegmentSpec",
+    "Volume",
     "atomic_write",
     "find_series",
+    "header_shape",
+    "input_format",
+    "input_kind",
+    "input_suffixes",
+    "output_format",
     "read_dicom_seg",
     "read_series",
+    "read_volume",
     "select_series",
+    "stem",
     "write_dicom_seg",
+    "write_mask",
 ]

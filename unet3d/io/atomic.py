@@ -96,7 +96,7 @@ def atomic_write(path: str | os.PathLike, write: Callable[[str], None], overwrit
     """
     dest = Path(path)
     if dest.exists() and not overwrite:
-        raise FileExistsError(f"{dest}: output exists; pass --overwrite to replace it")
+        raise FileExistsError(f"{dest}: output exists")
     folder = dest.parent
     folder.mkdir(parents=True, exist_ok=True)
     if not os.access(folder, os.W_OK):

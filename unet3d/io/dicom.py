@@ -11,19 +11,28 @@ import pydicom
 from pydicom.dataset import Dataset
 from pydicom.errors import InvalidDicomError
 
+from unet3d.io.volume import InputError
+
 logger = logging.getLogger(__name__)
 
 SEG_SOP_CLASS = "1.2.840.10008.5.1.4.1.1.66.4"
 # files in a series folder that are not slices: skipped with a warning (any other unreadable file
-# is a damaged slice, an error)
-NON_DICOM_SUFFIXES = (".txt", ".md", ".json", ".xml", ".csv", ".pdf", ".html", ".png", ".jpg", ".jpeg",
-                      ".nrrd", ".nii", ".gz", ".mha", ".mhd", ".raw", ".zip", ".log", ".ini")  # fmt: skip
+# is a damaged slice, an error); besides these, files of the image formats unet3d.io.formats reads
+OTHER_FILE_SUFFIXES = (".txt", ".md", ".json", ".xml", ".csv", ".pdf", ".html", ".gz", ".raw", ".zip", ".log", ".ini")
 # slice spacing may vary by this share of the median spacing (or 0.01 mm) before it is a gap
 GAP_TOLERANCE = 0.05
 
 
-class DicomError(ValueError):
+class DicomError(InputError):
     """A DICOM input problem; the message names the file or folder."""
+
+
+class SeveralSeriesError(DicomError):
+    """A folder holds several series and none was chosen (the message lists them)."""
+
+
+class UnevenSpacingError(DicomError):
+    """A series' slices are not evenly spaced (a missing or duplicate slice)."""
 
 
 def find_series(folder: str | os.PathLike) -> dict[str, list[Dataset]]:
@@ -38,6 +47,9 @@ def find_series(folder: str | os.PathLike) -> dict[str, list[Dataset]]:
     Raises:
         DicomError: ``folder`` is not a folder, holds no DICOM image, or holds a damaged slice.
     """
+    from unet3d.io.formats import input_suffixes
+
+    not_slices = (*OTHER_FILE_SUFFIXES, *input_suffixes())
     root = Path(folder)
     if not root.is_dir():
         raise DicomError(f"{root}: not a folder of DICOM files")
@@ -46,7 +58,7 @@ def find_series(folder: str | os.PathLike) -> dict[str, list[Dataset]]:
         try:
             ds = pydicom.dcmread(path, stop_before_pixels=True)
         except (InvalidDicomError, OSError, EOFError, ValueError) as e:
-            if path.suffix.lower() in NON_DICOM_SUFFIXES:
+            if path.name.lower().endswith(not_slices):
                 logger.warning(f"{path}: not a DICOM file, ignored ({e})")
                 continue
             # a file named like a slice that does not read as DICOM: a damaged slice, whose loss
@@ -89,7 +101,7 @@ def check_spacing(headers: list[Dataset], folder: str | os.PathLike) -> None:
     bad = np.flatnonzero(np.abs(steps - usual) > max(GAP_TOLERANCE * abs(usual), 0.01))
     if usual <= 0.01 or bad.size:
         i = int(bad[0]) if bad.size else 0
-        raise DicomError(
+        raise UnevenSpacingError(
             f"{folder}: slices are not evenly spaced: {steps[i]:.2f} mm between positions {z[i]:.2f} and "
             f"{z[i + 1]:.2f} (elsewhere {usual:.2f} mm; a missing or duplicate slice?)"
         )
@@ -114,7 +126,7 @@ def select_series(folder: str | os.PathLike, series_uid: str | None = None, allo
             raise DicomError(f"{folder}: no series {series_uid}; found: {_describe(series)}")
         headers = series[series_uid]
     elif len(series) > 1:
-        raise DicomError(f"{folder}: {len(series)} series found, choose one with --series-uid: {_describe(series)}")
+        raise SeveralSeriesError(f"{folder}: {len(series)} series found ({_describe(series)})")
     else:
         headers = next(iter(series.values()))
     try:

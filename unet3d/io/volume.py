@@ -15,9 +15,6 @@ from typing import Any
 
 import numpy as np
 
-NIFTI_SUFFIXES = (".nii", ".nii.gz")
-ITK_SUFFIXES = (".nrrd", ".nhdr", ".mha", ".mhd")
-IMAGE_2D_SUFFIXES = (".png", ".tif", ".tiff")
 _LPS_TO_RAS = np.diag([-1.0, -1.0, 1.0, 1.0])
 
 
@@ -52,22 +49,15 @@ class Volume:
 
 
 def input_kind(path: str | os.PathLike) -> str:
-    """``dicom`` (a folder), ``nifti``, ``itk`` or ``image2d``, from the path.
+    """The name of the input format of ``path`` (``dicom`` for a folder, ``nifti``, ``itk``,
+    ``image2d``); see :func:`unet3d.io.formats.input_format`.
 
     Raises:
         InputError: a file of another type, or a path that does not exist.
     """
-    p = Path(path)
-    if p.is_dir():
-        return "dicom"
-    if not p.exists():
-        raise InputError(f"{p}: no such file or folder")
-    name = p.name.lower()
-    for kind, suffixes in (("nifti", NIFTI_SUFFIXES), ("itk", ITK_SUFFIXES), ("image2d", IMAGE_2D_SUFFIXES)):
-        if name.endswith(suffixes):
-            return kind
-    supported = ", ".join((*NIFTI_SUFFIXES, *ITK_SUFFIXES, *IMAGE_2D_SUFFIXES))
-    raise InputError(f"{p}: unsupported input type (supported: a DICOM series folder, {supported})")
+    from unet3d.io.formats import input_format
+
+    return input_format(path).name
 
 
 def _from_sitk(image, path: Path):
@@ -126,10 +116,73 @@ def _check_image2d(path: Path, color: bool) -> None:
     raise InputError(f"{path}: {mode} image; this bundle takes {accepted} images")
 
 
+def read_nifti(path: Path, color: bool = False, **_: Any) -> Volume:
+    """A NIfTI file through MONAI (nibabel), with its original header kept for the mask."""
+    import nibabel as nib
+    from monai.transforms import LoadImage
+
+    image = LoadImage(image_only=True, dtype=np.float32)(str(path))
+    return Volume(image=image, kind="nifti", path=path, nifti_header=nib.load(str(path)).header)
+
+
+def read_itk(path: Path, **_: Any) -> Volume:
+    """An NRRD or MetaImage file through SimpleITK, LPS converted to RAS."""
+    import SimpleITK as sitk
+
+    return Volume(image=_from_sitk(sitk.ReadImage(str(path)), path), kind="itk", path=path)
+
+
+def read_dicom(path: Path, series_uid: str | None = None, allow_gaps: bool = False, **_: Any) -> Volume:
+    """A DICOM series folder (one series, or the one ``series_uid`` names) through SimpleITK."""
+    from unet3d.io.dicom import read_series, select_series
+
+    headers = select_series(path, series_uid, allow_gaps=allow_gaps)  # DicomError is an InputError
+    image = _from_sitk(read_series(headers), path)
+    return Volume(image=image, kind="dicom", path=path, dicom_headers=headers)
+
+
+def read_image2d(path: Path, color: bool = False, **_: Any) -> Volume:
+    """A PNG/TIFF/JPEG/BMP image through MONAI's ``PILReader`` (MONAI's default choice hands TIFF
+    to pydicom); stacks and channel layouts the bundle cannot take are refused first."""
+    from monai.transforms import LoadImage
+
+    _check_image2d(path, color)
+    image = LoadImage(image_only=True, dtype=np.float32, reader="PILReader")(str(path))
+    return Volume(image=image, kind="image2d", path=path)
+
+
+def nifti_shape(path: Path) -> tuple[int, ...]:
+    """Shape from the NIfTI header, in the file's axis order (no voxel data read)."""
+    import nibabel as nib
+
+    return tuple(int(s) for s in nib.load(path).shape)  # type: ignore[attr-defined]
+
+
+def itk_shape(path: Path) -> tuple[int, ...]:
+    """Size from an ITK-readable file's header, ``(x, y[, z])`` (no voxel data read)."""
+    import SimpleITK as sitk
+
+    reader = sitk.ImageFileReader()
+    reader.SetFileName(str(path))
+    reader.ReadImageInformation()
+    return tuple(int(s) for s in reader.GetSize())
+
+
+def image2d_shape(path: Path) -> tuple[int, ...]:
+    """``(rows, columns)`` of a 2D image; the whole file is checked (truncated files fail here)."""
+    from PIL import Image
+
+    with Image.open(path) as im:
+        im.verify()
+    with Image.open(path) as im:
+        return (im.height, im.width)
+
+
 def read_volume(
     path: str | os.PathLike, series_uid: str | None = None, color: bool = False, allow_gaps: bool = False
 ) -> Volume:
-    """Read a NIfTI/NRRD/MetaImage file, a DICOM series folder or a 2D image.
+    """Read a NIfTI/NRRD/MetaImage file, a DICOM series folder or a 2D image (the reader is the
+    one :mod:`unet3d.io.formats` registers for the path).
 
     Args:
         path: the file or DICOM series folder.
@@ -145,39 +198,18 @@ def read_volume(
     """
     import torch
 
+    from unet3d.io.formats import input_format
+
     p = Path(path)
-    kind = input_kind(p)
-    headers: list = []
-    nifti_header = None
+    read = input_format(p).read
+    assert read is not None  # input_format returns readable formats only
     try:
-        if kind == "dicom":
-            from unet3d.io.dicom import DicomError, read_series, select_series
-
-            try:
-                headers = select_series(p, series_uid, allow_gaps=allow_gaps)
-                image = _from_sitk(read_series(headers), p)
-            except DicomError as e:
-                raise InputError(str(e)) from e
-        elif kind == "itk":
-            import SimpleITK as sitk
-
-            image = _from_sitk(sitk.ReadImage(str(p)), p)
-        else:
-            from monai.transforms import LoadImage
-
-            if kind == "image2d":
-                _check_image2d(p, color)
-            # PIL for 2D images: MONAI's default reader choice hands TIFF to pydicom
-            reader = "PILReader" if kind == "image2d" else None
-            image = LoadImage(image_only=True, dtype=np.float32, reader=reader)(str(p))
-            if kind == "nifti":
-                import nibabel as nib
-
-                nifti_header = nib.load(str(p)).header
+        volume = read(p, series_uid=series_uid, color=color, allow_gaps=allow_gaps)
     except InputError:
         raise
     except Exception as e:  # readers raise many types for damaged files
         raise InputError(f"{p}: cannot read ({read_error_reason(e)})") from e
+    image, kind = volume.image, volume.kind
     expected = 2 if kind == "image2d" else 3
     if color and kind == "image2d" and image.ndim == 3 and image.shape[-1] in (2, 3, 4):
         expected = 3
@@ -188,4 +220,4 @@ def read_volume(
         )
     if not torch.isfinite(image).all():
         raise InputError(f"{p}: image contains NaN or infinite values")
-    return Volume(image=image, kind=kind, path=p, dicom_headers=headers, nifti_header=nifti_header)
+    return volume

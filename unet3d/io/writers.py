@@ -11,8 +11,55 @@ import numpy as np
 from unet3d.io.atomic import atomic_write
 from unet3d.io.volume import InputError, Volume
 
-SUFFIXES = {"nifti": ".nii.gz", "dicom-seg": ".dcm", "png": ".png"}
-DEFAULT_FORMAT = {"nifti": "nifti", "itk": "nifti", "dicom": "dicom-seg", "image2d": "png"}
+SegmentNames = Mapping[int, str]
+SegmentCodes = Mapping[int, Mapping[str, list[str]]]
+
+
+def write_nifti(volume: Volume, labels: np.ndarray, path: Path, overwrite: bool, *_: object) -> Path:
+    """NIfTI with exactly the input's affine; for NIfTI input its header, qform and sform with
+    their codes as they were, even where the two disagree."""
+    import nibabel as nib
+
+    if labels.ndim != 3:
+        raise InputError(f"{volume.path}: NIfTI output needs a 3D input")
+    affine = np.asarray(volume.image.affine, dtype=np.float64)
+    header = volume.nifti_header.copy() if volume.nifti_header is not None else None
+    image = nib.Nifti1Image(labels, affine, header=header)
+    image.set_data_dtype(labels.dtype)
+    image.header.set_slope_inter(1.0, 0.0)
+    if header is not None:
+        image.set_qform(header.get_qform(), int(header["qform_code"]))
+        image.set_sform(header.get_sform(), int(header["sform_code"]))
+    return atomic_write(path, lambda tmp: nib.save(image, tmp), overwrite=overwrite)
+
+
+def write_seg(
+    volume: Volume, labels: np.ndarray, path: Path, overwrite: bool, names: SegmentNames, codes: SegmentCodes
+) -> Path:
+    """DICOM SEG referencing the source series, slice for slice on it (one binary segment per label)."""
+    from unet3d.io.dicom_seg import SegmentSpec, write_dicom_seg
+
+    if volume.kind != "dicom":
+        raise InputError(f"{volume.path}: DICOM SEG output needs a DICOM series as input")
+    specs = []
+    for value, name in sorted(names.items()):
+        if value == 0:
+            continue
+        extra = {k: tuple(v) for k, v in codes.get(value, {}).items() if k in ("category", "type")}
+        specs.append(SegmentSpec(value, name, **extra))  # type: ignore[arg-type]
+    if not specs:
+        specs = [SegmentSpec(int(v), f"label {int(v)}") for v in np.unique(labels) if v]
+    return write_dicom_seg(labels.transpose(2, 1, 0), volume.dicom_headers, specs, path, overwrite=overwrite)
+
+
+def write_png(volume: Volume, labels: np.ndarray, path: Path, overwrite: bool, *_: object) -> Path:
+    """PNG, 2D only: 8-bit for uint8 labels, 16-bit (``I;16``) for uint16 instance ids."""
+    from PIL import Image
+
+    if labels.ndim != 2:
+        raise InputError(f"{volume.path}: PNG output needs a 2D input")
+    array = np.ascontiguousarray(labels.T)  # MONAI's (x, y) back to the file's (rows, columns)
+    return atomic_write(path, lambda tmp: Image.fromarray(array).save(tmp, format="PNG"), overwrite=overwrite)
 
 
 def write_mask(
@@ -21,27 +68,27 @@ def write_mask(
     path: str | os.PathLike,
     fmt: str,
     overwrite: bool = False,
-    segment_names: Mapping[int, str] | None = None,
-    segment_codes: Mapping[int, Mapping[str, list[str]]] | None = None,
+    segment_names: SegmentNames | None = None,
+    segment_codes: SegmentCodes | None = None,
     dtype: str = "uint8",
 ) -> Path:
-    """Write ``mask`` (integer labels, MONAI axis order ``(x, y[, z])``, the input's shape) to ``path``.
-
-    NIfTI gets exactly the input's affine (for NIfTI input: its header, its qform and sform with
-    their codes as they were, even where the two disagree); DICOM SEG
-    references the source series and lies slice for slice on it; PNG is 2D only.
+    """Write ``mask`` (integer labels, MONAI axis order ``(x, y[, z])``, the input's shape) to ``path``
+    with the writer :mod:`unet3d.io.formats` registers for ``fmt``.
 
     Args:
         volume: the input as read by :func:`unet3d.io.volume.read_volume`.
         mask: labels, shape ``volume.image.shape``.
         path: output file.
-        fmt: ``nifti``, ``dicom-seg`` or ``png``.
+        fmt: an output format: ``nifti``, ``dicom-seg`` or ``png``.
         overwrite: replace an existing file.
         segment_names: label value to segment name (DICOM SEG); labels without a name are skipped.
         segment_codes: label value to ``{"category": [code, scheme, meaning], "type": [...]}``.
         dtype: ``uint8`` (class labels) or ``uint16`` (instance ids, up to 65535 objects) for NIfTI
             and PNG; DICOM SEG stores one binary segment per label.
     """
+    from unet3d.io.formats import output_format
+
+    writer = output_format(fmt).write
     mask = np.asarray(mask)
     if mask.shape != volume.spatial_shape:
         raise ValueError(f"mask shape {mask.shape} differs from the input's {volume.spatial_shape}")
@@ -49,41 +96,5 @@ def write_mask(
         raise ValueError(f"mask dtype {dtype!r}: choose uint8 or uint16")
     if mask.size and int(mask.max()) > np.iinfo(dtype).max:
         raise ValueError(f"{volume.path}: {int(mask.max())} labels do not fit the bundle's {dtype} masks")
-    labels = mask.astype(dtype)
-    if fmt == "nifti":
-        import nibabel as nib
-
-        if labels.ndim != 3:
-            raise InputError(f"{volume.path}: NIfTI output needs a 3D input")
-        affine = np.asarray(volume.image.affine, dtype=np.float64)
-        header = volume.nifti_header.copy() if volume.nifti_header is not None else None
-        image = nib.Nifti1Image(labels, affine, header=header)
-        image.set_data_dtype(labels.dtype)
-        image.header.set_slope_inter(1.0, 0.0)
-        if header is not None:  # the input's qform and sform exactly, codes included, even where they disagree
-            image.set_qform(header.get_qform(), int(header["qform_code"]))
-            image.set_sform(header.get_sform(), int(header["sform_code"]))
-        return atomic_write(path, lambda tmp: nib.save(image, tmp), overwrite=overwrite)
-    if fmt == "dicom-seg":
-        from unet3d.io.dicom_seg import SegmentSpec, write_dicom_seg
-
-        if volume.kind != "dicom":
-            raise InputError(f"{volume.path}: DICOM SEG output needs a DICOM series as input")
-        specs = []
-        for value, name in sorted((segment_names or {}).items()):
-            if value == 0:
-                continue
-            codes = (segment_codes or {}).get(value, {})
-            extra = {k: tuple(v) for k, v in codes.items() if k in ("category", "type")}
-            specs.append(SegmentSpec(value, name, **extra))  # type: ignore[arg-type]
-        if not specs:
-            specs = [SegmentSpec(int(v), f"label {int(v)}") for v in np.unique(labels) if v]
-        return write_dicom_seg(labels.transpose(2, 1, 0), volume.dicom_headers, specs, path, overwrite=overwrite)
-    if fmt == "png":
-        from PIL import Image
-
-        if labels.ndim != 2:
-            raise InputError(f"{volume.path}: PNG output needs a 2D input")
-        array = np.ascontiguousarray(labels.T)  # MONAI's (x, y) back to the file's (rows, columns); uint16: I;16
-        return atomic_write(path, lambda tmp: Image.fromarray(array).save(tmp, format="PNG"), overwrite=overwrite)
-    raise ValueError(f"unknown output format {fmt!r} (choose from {', '.join(SUFFIXES)})")
+    assert writer is not None
+    return writer(volume, mask.astype(dtype), Path(path), overwrite, segment_names or {}, segment_codes or {})

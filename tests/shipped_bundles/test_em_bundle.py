@@ -16,8 +16,8 @@ import yaml
 from ignite.engine import Events
 from PIL import Image
 
-from tests.bundles.common import bundle_cmd, check_layout, run, verify_bundle
 from tests.conftest import REPO_ROOT
+from tests.shipped_bundles.common import bundle_cmd, check_layout, run, verify_bundle
 
 BUNDLE = REPO_ROOT / "bundles/em"
 

@@ -12,8 +12,8 @@ import pytest
 import yaml
 from ignite.engine import Events
 
-from tests.bundles.common import bundle_cmd, check_layout, run, verify_bundle
 from tests.conftest import REPO_ROOT
+from tests.shipped_bundles.common import bundle_cmd, check_layout, run, verify_bundle
 
 BUNDLE = REPO_ROOT / "bundles/hippocampus"
 
@@ -120,3 +120,10 @@ def test_shipped_model_dice_on_the_validation_split(data_dir, tmp_path):
     assert np.mean(per_class) == pytest.approx(summary["val_mean_dice"]["mean"], abs=1e-4)
     assert per_class[0] == pytest.approx(summary["val_mean_dice_anterior"]["mean"], abs=1e-4)
     assert np.mean(per_class) >= 0.88, per_class
+    # evaluate runs the shipped pipeline: its mask is the one `unet3d segment` writes
+    from unet3d.inference import segment
+
+    first = sorted(data_dir.glob("msd_hippocampus/imagesTr/*.nii.gz"))[0]
+    (written,) = segment([first], "bundles/hippocampus", tmp_path / "seg")
+    evaluated = tmp_path / first.name.replace(".nii.gz", "_seg.nii.gz")
+    np.testing.assert_array_equal(np.asarray(nib.load(written).dataobj), np.asarray(nib.load(evaluated).dataobj))

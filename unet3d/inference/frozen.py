@@ -1,6 +1,6 @@
 """Faster CPU copies of a bundle's network for inference: same function, same weights.
 
-``benchmarks/infer_options.py`` measures each step; ``tests/bundle/test_runners.py`` checks that
+``benchmarks/infer_options.py`` measures each step; ``tests/inference/test_frozen.py`` checks that
 the logits stay equal up to float rounding.
 """
 
@@ -15,7 +15,7 @@ from torch import nn
 
 logger = logging.getLogger(__name__)
 
-KEPT_ATTRIBUTES = ("depth", "valid")  # read by unet3d.inferers.OverlapTileInferer
+KEPT_ATTRIBUTES = ("depth", "valid")  # unet3d.inferers.TiledNetwork: read by OverlapTileInferer
 
 
 def instance_norms_as_group_norms(network: nn.Module) -> nn.Module:
@@ -24,9 +24,9 @@ def instance_norms_as_group_norms(network: nn.Module) -> nn.Module:
 
     Both normalise each (sample, channel) over its spatial axes with the same ``eps`` and per-
     channel affine weights, so the function is unchanged. PyTorch runs instance norm as a batch
-    norm over ``N*C`` channels; its group-norm kernel is 5-8x faster on the hippocampus network's
-    feature maps (2 windows, 16-64 channels: 4.2 against 0.8 ms for 16x40x56x40), about 9% of
-    the time per window. Instance norms with running statistics are left as they are.
+    norm over ``N*C`` channels; its group-norm kernel is several times faster on the hippocampus
+    network's feature maps (``benchmarks/infer_options.py``). Instance norms with running
+    statistics are left as they are.
     """
     for name, child in list(network.named_children()):
         if isinstance(child, nn.modules.instancenorm._InstanceNorm) and not child.track_running_stats:
@@ -43,7 +43,7 @@ class PairwiseMaxPool(nn.Module):
     """2x2 (2x2x2) max-pooling with stride 2 as element-wise maxima of strided views, one axis at a
     time. Same values as ``nn.MaxPool{2,3}d(2, 2)`` (odd sizes drop their last voxel, NaN
     propagates) without the index tensor that PyTorch's CPU kernel computes even when it is not
-    returned: 0.7 against 8.4 ms for 2x16x40x56x40.
+    returned.
     """
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -60,7 +60,7 @@ class ShuffledUpConv(nn.Module):
 
     With kernel equal to stride the transposed convolution's output blocks do not overlap, so
     each output voxel is one dot product over the input channels, as here. PyTorch runs the
-    transposed convolution through a slower path (col2vol): 28 against 6 ms for 2x32x20x28x20.
+    transposed convolution through a slower path (col2vol).
 
     Args:
         up: the ``nn.ConvTranspose2d``/``3d`` to replace (kernel 2, stride 2, no padding, groups 1).

@@ -7,8 +7,8 @@ import torch
 from torch import nn
 
 from tests.conftest import REPO_ROOT
-from unet3d.bundle.predictor import BundlePredictor
-from unet3d.bundle.runners import (
+from unet3d.inference import BundlePredictor
+from unet3d.inference.frozen import (
     PairwiseMaxPool,
     ShuffledUpConv,
     fast_resampling,

@@ -1,4 +1,4 @@
-"""Tests for unet3d.segmentation and ``unet3d segment`` with the EM bundle on real slices."""
+"""Tests for unet3d.inference.segment and ``unet3d segment`` with the EM bundle on real slices."""
 
 from __future__ import annotations
 
@@ -11,7 +11,8 @@ import pytest
 from PIL import Image
 
 from tests.conftest import REPO_ROOT
-from unet3d.segmentation import InputError, output_path, segment
+from unet3d.inference import output_path, segment
+from unet3d.io import InputError
 
 BUNDLE = REPO_ROOT / "bundles/em"
 
@@ -50,7 +51,7 @@ def test_segment_matches_the_bundle_and_keeps_orientation(data_dir, tmp_path):
     (tmp_path / "in").mkdir()
     shutil.copy(image, tmp_path / "in")
     cmd = [sys.executable, "-m", "monai.bundle", "run", "--config_file", "bundles/em/inference.yaml",
-           "--input_dir", str(tmp_path / "in"), "--output_dir", str(tmp_path / "bundle")]  # fmt: skip
+           "--dataset_dir", str(tmp_path / "in"), "--output_dir", str(tmp_path / "bundle")]  # fmt: skip
     res = subprocess.run(cmd, cwd=REPO_ROOT, capture_output=True, text=True, timeout=300)
     assert res.returncode == 0, res.stderr[-2000:]
     ours = np.array(Image.open(out))

@@ -10,28 +10,28 @@ from pathlib import Path
 
 import numpy as np
 
-from unet3d.io.volume import IMAGE_2D_SUFFIXES, ITK_SUFFIXES, NIFTI_SUFFIXES, InputError, input_kind, read_volume
-from unet3d.io.writers import DEFAULT_FORMAT, SUFFIXES, write_mask
+from unet3d.inference.predictor import BundlePredictor
+from unet3d.io.formats import input_format, is_input_file, output_format, output_suffix, stem
+from unet3d.io.volume import InputError, read_volume
+from unet3d.io.writers import write_mask
 
 logger = logging.getLogger(__name__)
 
 __all__ = ["InputError", "SegmentationFailures", "expand_inputs", "output_path", "segment"]
-
-FILE_SUFFIXES = (*NIFTI_SUFFIXES, *ITK_SUFFIXES, *IMAGE_2D_SUFFIXES)
 
 
 class SegmentationFailures(InputError):
     """Some inputs of a run failed; the others were segmented.
 
     Attributes:
-        failures: ``(input path, message)`` per failed input, in input order.
+        failures: ``(input path, error)`` per failed input, in input order.
         written: the outputs that were written.
     """
 
-    def __init__(self, failures: list[tuple[Path, str]], written: list[Path]) -> None:
+    def __init__(self, failures: list[tuple[Path, InputError]], written: list[Path]) -> None:
         self.failures, self.written = failures, written
         total = len(failures) + len(written)
-        super().__init__(f"{len(failures)} of {total} inputs failed: " + "; ".join(m for _, m in failures))
+        super().__init__(f"{len(failures)} of {total} inputs failed: " + "; ".join(str(e) for _, e in failures))
 
 
 def prepare_output_dir(output_dir: str | os.PathLike) -> Path:
@@ -49,14 +49,6 @@ def prepare_output_dir(output_dir: str | os.PathLike) -> Path:
     return folder
 
 
-def _stem(path: Path) -> str:
-    name = path.name
-    for suffix in NIFTI_SUFFIXES:
-        if name.lower().endswith(suffix):
-            return name[: -len(suffix)]
-    return path.name if path.is_dir() else path.stem
-
-
 def output_path(input_path: str | os.PathLike, output_dir: str | os.PathLike, fmt: str | None = None) -> Path:
     """``<output_dir>/<input stem>_seg.<ext>`` (a DICOM series: ``<series folder>_seg.dcm``).
 
@@ -64,14 +56,13 @@ def output_path(input_path: str | os.PathLike, output_dir: str | os.PathLike, fm
     or TIFF in: PNG out) unless ``fmt`` is given.
     """
     path = Path(input_path)
-    fmt = fmt or DEFAULT_FORMAT[input_kind(path)]
-    if fmt not in SUFFIXES:
-        raise InputError(f"unknown output format {fmt!r} (choose from {', '.join(SUFFIXES)})")
-    return Path(output_dir) / f"{_stem(path)}_seg{SUFFIXES[fmt]}"
+    fmt = output_format(fmt or str(input_format(path).mask_format)).name
+    return Path(output_dir) / f"{stem(path)}_seg{output_suffix(fmt)}"
 
 
 def expand_inputs(inputs: Sequence[str | os.PathLike]) -> list[Path]:
-    """Inputs as paths; a folder holding NIfTI/NRRD/MHA/PNG/TIFF files stands for those files.
+    """Inputs as paths; a folder holding files of a readable format (:mod:`unet3d.io.formats`)
+    stands for those files.
 
     A folder without such files is taken as one DICOM series (see ``read_volume``). Hidden files
     (names starting with ``.``, among them the temporary files of unfinished writes) are never
@@ -83,23 +74,19 @@ def expand_inputs(inputs: Sequence[str | os.PathLike]) -> list[Path]:
         path = Path(item)
         files = []
         if path.is_dir():
-            files = sorted(
-                p
-                for p in path.iterdir()
-                if p.is_file() and not p.name.startswith(".") and p.name.lower().endswith(FILE_SUFFIXES)
-            )
+            files = sorted(p for p in path.iterdir() if is_input_file(p))
         paths.extend(files or [path])
     return paths
 
 
 def segment(
     inputs: Sequence[str | os.PathLike],
-    bundle: str | os.PathLike,
+    bundle: str | os.PathLike | BundlePredictor,
     output_dir: str | os.PathLike,
     fmt: str | None = None,
     device: str | None = None,
     overwrite: bool = False,
-    tta: bool = False,
+    tta: bool | None = None,
     series_uid: str | None = None,
     allow_gaps: bool = False,
     progress: bool = False,
@@ -116,13 +103,14 @@ def segment(
 
     Args:
         inputs: NIfTI/NRRD/MHA files or DICOM series folders (3D bundles), PNG/TIFF (2D bundles);
-            a folder of such files stands for its files (see :func:`expand_inputs`).
-        bundle: the bundle folder, e.g. ``bundles/em``.
+            a folder of such files stands for its files (see :func:`expand_inputs`); JPEG and BMP too.
+        bundle: the bundle folder, e.g. ``bundles/em``, or a :class:`BundlePredictor` made with
+            the settings wanted (then ``device`` and ``tta`` must be left unset).
         output_dir: where ``<stem>_seg.<ext>`` files go (created if missing).
         fmt: ``nifti``, ``dicom-seg`` or ``png``; follows the input when ``None``.
         device: torch device; the first GPU if available when ``None``.
         overwrite: replace existing outputs.
-        tta: the bundle's test-time augmentation.
+        tta: the bundle's test-time augmentation on or off; ``None`` keeps the bundle's default.
         series_uid: the series to use in DICOM folders holding several.
         allow_gaps: segment DICOM series with unevenly spaced slices (a missing or duplicate
             slice) instead of refusing them; the geometry past a gap is then wrong.
@@ -141,8 +129,6 @@ def segment(
     """
     from tqdm import tqdm
 
-    from unet3d.bundle.predictor import BundlePredictor
-
     paths = expand_inputs(inputs)
     if not paths:
         raise InputError("no input given")
@@ -154,31 +140,31 @@ def segment(
     paths, outputs = paths[rank::world_size], outputs[rank::world_size]
     for out in outputs:
         if out.exists() and not overwrite:
-            raise FileExistsError(f"{out}: output exists; pass --overwrite to replace it")
+            raise FileExistsError(f"{out}: output exists")
+    if isinstance(bundle, BundlePredictor) and (device is not None or tta is not None):
+        raise ValueError("device and tta are settings of the predictor passed as bundle")
     prepare_output_dir(output_dir)
-    predictor = BundlePredictor(bundle, device=device, tta=tta)
-    channel_def = predictor.output_spec.get("channel_def", {})
-    names = {int(k): str(v) for k, v in channel_def.items()}
-    codes = {int(k): v for k, v in predictor.metadata.get("dicom_seg_codes", {}).items()}
+    predictor = bundle if isinstance(bundle, BundlePredictor) else BundlePredictor(bundle, device=device, tta=tta)
+    layout = predictor.layout
+    names, codes = layout.channel_def, layout.dicom_seg_codes
     written: list[Path] = []
-    failures: list[tuple[Path, str]] = []
+    failures: list[tuple[Path, InputError]] = []
     start = time.perf_counter()
     for path, out in tqdm(list(zip(paths, outputs, strict=True)), disable=not progress, unit="input"):
         try:
             volume = read_volume(path, series_uid=series_uid, color=predictor.accepts_color, allow_gaps=allow_gaps)
             if len(volume.spatial_shape) != predictor.spatial_dims:
                 dims, wanted = len(volume.spatial_shape), predictor.spatial_dims
-                raise InputError(f"{path}: {dims}D input for a {wanted}D bundle ({bundle})")
+                raise InputError(f"{path}: {dims}D input for a {wanted}D bundle ({layout.root})")
             try:
-                mask = np.asarray(predictor(volume.image))[0]
+                mask = np.asarray(predictor(volume.image))
             except ValueError as e:
                 raise InputError(f"{path}: {e}") from e
-            fmt_out = fmt or DEFAULT_FORMAT[volume.kind]
-            dtype = predictor.mask_dtype
-            written.append(write_mask(volume, mask, out, fmt_out, overwrite, names, codes, dtype=dtype))
+            fmt_out = fmt or str(input_format(path).mask_format)
+            written.append(write_mask(volume, mask, out, fmt_out, overwrite, names, codes, dtype=layout.mask_dtype))
         except InputError as e:
             logger.info(f"failed: {e}")  # the caller reports failures; --verbose shows them as they come
-            failures.append((path, str(e)))
+            failures.append((path, e))
         except OSError as e:
             raise OSError(e.errno, f"{e.strerror} (while writing; nothing left behind)", str(out)) from e
     logger.info(f"segmented {len(written)} input(s) in {time.perf_counter() - start:.1f} s into {output_dir}")

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from tests.bundles.common import bundle_cmd, run
+from tests.shipped_bundles.common import bundle_cmd, run
 
 
 def em_data(data: Path, tmp: Path) -> Path:

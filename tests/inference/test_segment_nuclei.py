@@ -11,8 +11,8 @@ import pytest
 from PIL import Image
 
 from tests.conftest import REPO_ROOT
+from unet3d.inference import segment
 from unet3d.metrics import instance_scores
-from unet3d.segmentation import segment
 
 BUNDLE = REPO_ROOT / "bundles/nuclei"
 # validation-split DSB2018 images (never trained on): fluorescence, 520x696, many touching nuclei

@@ -1,0 +1,149 @@
+"""A bundle's files and the facts its metadata holds: one place that knows the model-zoo layout.
+
+Used by :class:`unet3d.inference.BundlePredictor`, the CLI (``unet3d bundles``, ``unet3d segment``)
+and the MONAI Label app, so that none of them spells out paths or metadata keys of its own.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+
+class BundleLayout:
+    """The model-zoo layout of a bundle folder::
+
+        <root>/configs/inference.yaml   the inference pipeline (what ``unet3d segment`` runs)
+        <root>/configs/train.yaml       training; evaluate.yaml is merged over it
+        <root>/configs/metadata.json    network_data_format (channel_def), dicom_seg_codes, ...
+        <root>/models/model.pt          the shipped weights
+
+    Args:
+        root: the bundle folder, e.g. ``bundles/em``.
+        require_weights: also require ``models/model.pt``.
+
+    Raises:
+        FileNotFoundError: a required file is missing (the message names it).
+    """
+
+    def __init__(self, root: str | os.PathLike, require_weights: bool = True) -> None:
+        self.root = Path(root)
+        required = [self.inference_config, self.metadata_file] + ([self.weights] if require_weights else [])
+        for path in required:
+            if not path.is_file():
+                raise FileNotFoundError(f"{path}: not found; is {self.root} a unet3d bundle?")
+
+    @property
+    def configs_dir(self) -> Path:
+        return self.root / "configs"
+
+    @property
+    def inference_config(self) -> Path:
+        return self.configs_dir / "inference.yaml"
+
+    @property
+    def train_config(self) -> Path:
+        return self.configs_dir / "train.yaml"
+
+    @property
+    def evaluate_config(self) -> Path:
+        return self.configs_dir / "evaluate.yaml"
+
+    @property
+    def metadata_file(self) -> Path:
+        return self.configs_dir / "metadata.json"
+
+    @property
+    def weights(self) -> Path:
+        return self.root / "models" / "model.pt"
+
+    @cached_property
+    def metadata(self) -> dict[str, Any]:
+        """``configs/metadata.json`` as a dict."""
+        try:
+            return dict(json.loads(self.metadata_file.read_text()))
+        except (OSError, ValueError) as e:
+            raise ValueError(f"{self.metadata_file}: cannot read ({e})") from e
+
+    @property
+    def name(self) -> str:
+        return str(self.metadata.get("name", self.root.name))
+
+    @property
+    def version(self) -> str:
+        return str(self.metadata.get("version", "?"))
+
+    @property
+    def input_spec(self) -> dict[str, Any]:
+        """The first input of ``network_data_format`` (``num_channels``, ``spatial_shape``, ...)."""
+        inputs: dict[str, Any] = self.metadata.get("network_data_format", {}).get("inputs", {})
+        return dict(next(iter(inputs.values()), {}))
+
+    @property
+    def output_spec(self) -> dict[str, Any]:
+        """The first output of ``network_data_format`` (its ``channel_def`` names the labels)."""
+        outputs: dict[str, Any] = self.metadata.get("network_data_format", {}).get("outputs", {})
+        return dict(next(iter(outputs.values()), {}))
+
+    @property
+    def spatial_dims(self) -> int:
+        """2 or 3: the length of the input's ``spatial_shape``."""
+        return len(self.input_spec.get("spatial_shape", ()))
+
+    @property
+    def channel_def(self) -> dict[int, str]:
+        """Label value to name, e.g. ``{0: "background", 1: "anterior", 2: "posterior"}``."""
+        return {int(k): str(v) for k, v in self.output_spec.get("channel_def", {}).items()}
+
+    @property
+    def dicom_seg_codes(self) -> dict[int, dict[str, list[str]]]:
+        """Label value to ``{"category": [code, scheme, meaning], "type": [...]}`` for DICOM SEG."""
+        return {int(k): dict(v) for k, v in self.metadata.get("dicom_seg_codes", {}).items()}
+
+    @property
+    def mask_dtype(self) -> str:
+        """``uint16`` for bundles whose masks hold instance ids (metadata ``mask_dtype``), else ``uint8``."""
+        return str(self.metadata.get("mask_dtype", "uint8"))
+
+    def inference_parser(self, tta: bool | None = None, **overrides: Any) -> Any:
+        """A MONAI ``ConfigParser`` of ``configs/inference.yaml`` with ``bundle_root`` set to this
+        folder (not the working directory) and ``overrides`` applied (e.g. ``device``,
+        ``output_dir``); what the predictor and the bundles' ``evaluate.yaml`` build the shipped
+        pipeline from.
+
+        Args:
+            tta: set the config's ``tta`` key; ``None`` keeps the bundle's default.
+            overrides: config ids and values.
+
+        Raises:
+            ValueError: ``tta`` is asked for but the bundle has no ``tta`` key.
+        """
+        from monai.bundle import ConfigParser
+
+        parser = ConfigParser()
+        parser.read_config(str(self.inference_config))
+        parser["bundle_root"] = str(self.root)
+        for key, value in overrides.items():
+            parser[key] = value
+        if tta is not None and "tta" in parser:
+            parser["tta"] = bool(tta)
+        elif tta:
+            raise ValueError(f"{self.root}: this bundle has no test-time augmentation (no `tta` key)")
+        return parser
+
+    def __repr__(self) -> str:
+        return f"BundleLayout({str(self.root)!r})"
+
+
+def find_bundles(folder: str | os.PathLike) -> dict[str, BundleLayout]:
+    """The bundles directly under ``folder`` (sub-folders with ``configs/metadata.json`` and
+    ``configs/inference.yaml``) by folder name, sorted; weights are not required."""
+    found = {}
+    for meta in sorted(Path(folder).glob("*/configs/metadata.json")):
+        root = meta.parent.parent
+        if (root / "configs" / "inference.yaml").is_file():
+            found[root.name] = BundleLayout(root, require_weights=False)
+    return found

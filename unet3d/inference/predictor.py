@@ -1,0 +1,157 @@
+"""Run a bundle's inference pipeline on one image in memory: the bundle's own config, no files."""
+
+from __future__ import annotations
+
+import math
+import os
+from typing import Any
+
+import torch
+
+from unet3d.inference.frozen import frozen
+from unet3d.inference.layout import BundleLayout
+
+# the window inferer's settings a caller may override (MONAI's SlidingWindowInferer's names)
+INFERER_SETTINGS = ("overlap", "mode", "sw_batch_size")
+
+
+class BundlePredictor:
+    """A bundle's ``network_def``, weights, ``preprocessing``, ``inferer`` and ``postprocessing``.
+
+    The pipeline is the one in ``configs/inference.yaml``, minus its file loading and saving
+    (``LoadImaged``/``SaveImaged``): callers pass an image already read and write the result
+    themselves, so inference stays identical to what the bundle runs, whatever the file format.
+    Every setting is an argument, as in nnU-Net's ``nnUNetPredictor``; ``None`` keeps the bundle's.
+
+    Args:
+        bundle: the bundle folder (with ``configs/`` and ``models/model.pt``) or its layout.
+        device: ``"cpu"``, ``"cuda"``, ...; the first GPU if available when ``None``.
+        tta: switch the bundle's test-time augmentation (its ``tta`` config key) on or off;
+            ``None`` keeps the bundle's default.
+        inferer: an inferer to use instead of the bundle's (any MONAI ``Inferer``).
+        overlap: the bundle's sliding-window overlap, a fraction of the window (0 to <1).
+        mode: the bundle's window blending, ``"gaussian"`` or ``"constant"``.
+        sw_batch_size: windows per network call.
+        freeze_min_windows: inputs of at least this many windows' voxels run through a fast frozen
+            copy of the network (:func:`unet3d.inference.frozen.frozen`: same logits up to float
+            rounding; making it costs more than it saves on inputs of one or a few windows);
+            ``None`` never freezes. ``benchmarks/infer_options.py`` measures the trade-off.
+
+    Raises:
+        FileNotFoundError: the bundle has no ``configs/inference.yaml``, metadata or ``models/model.pt``.
+        ValueError: ``tta`` is asked for but the bundle has no ``tta`` key; an inferer setting the
+            bundle's inferer does not take; weights that do not fit the network.
+
+    Example::
+
+        >>> predictor = BundlePredictor("bundles/hippocampus", device="cpu")
+        >>> labels = predictor(read_volume("case.nii.gz").image)   # (x, y, z), input's grid
+        >>> predictor = BundlePredictor("bundles/em", tta=False)
+        >>> labels = predictor(read_volume("slice.png").image)     # (x, y)
+    """
+
+    def __init__(
+        self,
+        bundle: str | os.PathLike | BundleLayout,
+        device: str | torch.device | None = None,
+        tta: bool | None = None,
+        inferer: Any = None,
+        overlap: float | None = None,
+        mode: str | None = None,
+        sw_batch_size: int | None = None,
+        freeze_min_windows: int | None = 8,
+    ) -> None:
+        self.layout = bundle if isinstance(bundle, BundleLayout) else BundleLayout(bundle)
+        self.device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+        self.freeze_min_windows = freeze_min_windows
+        parser = self.layout.inference_parser(tta=tta, device=f"$torch.device('{self.device}')")
+        self.network = parser.get_parsed_content("network_def")
+        weights = self.layout.weights
+        try:
+            state = torch.load(weights, map_location="cpu", weights_only=True)
+            self.network.load_state_dict(state.get("model", state))
+        except Exception as e:  # pickle, zip and key errors: all mean "these weights cannot be used"
+            reason = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+            raise ValueError(f"{weights}: cannot load the weights ({reason})") from e
+        self.network.to(self.device).eval()
+        settings = {"overlap": overlap, "mode": mode, "sw_batch_size": sw_batch_size}
+        self.inferer = inferer if inferer is not None else self._bundle_inferer(parser, settings)
+        self.preprocessing = self._without(parser.get_parsed_content("preprocessing"), "LoadImaged")
+        self.postprocessing = self._without(parser.get_parsed_content("postprocessing"), "SaveImaged")
+        self._frozen: torch.nn.Module | None = None
+
+    def _bundle_inferer(self, parser: Any, settings: dict[str, Any]) -> Any:
+        """The config's ``inferer`` with ``settings`` (those not ``None``) put into its window
+        inferer: ``inferer`` itself, or the one it wraps (``inferer#inferer``, e.g. for TTA)."""
+        node = "inferer#inferer" if isinstance(parser.get("inferer#inferer"), dict) else "inferer"
+        given = {k: v for k, v in settings.items() if v is not None}
+        for key, value in given.items():
+            parser[f"{node}#{key}"] = value
+        if not given:
+            return parser.get_parsed_content("inferer")
+        try:
+            return parser.get_parsed_content("inferer")
+        except (TypeError, RuntimeError) as e:  # MONAI wraps the constructor's TypeError in a RuntimeError
+            raise ValueError(f"{self.layout.root}: the bundle's inferer does not take {', '.join(given)}") from e
+
+    @staticmethod
+    def _without(compose: Any, name: str) -> Any:
+        from monai.transforms import Compose
+
+        return Compose([t for t in compose.transforms if type(t).__name__ != name])
+
+    @property
+    def metadata(self) -> dict[str, Any]:
+        return self.layout.metadata
+
+    @property
+    def spatial_dims(self) -> int:
+        return self.layout.spatial_dims
+
+    @property
+    def accepts_color(self) -> bool:
+        """Whether the preprocessing turns colour images into the network's input (a transform
+        with ``converts_color = True``, e.g. ``unet3d.transforms.BrightNucleid``)."""
+        return any(getattr(t, "converts_color", False) for t in self.preprocessing.transforms)
+
+    def runner_for(self, image: torch.Tensor) -> Any:
+        """The network to run on ``image`` (preprocessed, channel-first): a frozen copy for inputs of
+        at least ``freeze_min_windows`` windows, made once, else the network itself."""
+        roi = getattr(self.inferer, "roi_size", None)
+        if roi is None or self.freeze_min_windows is None:
+            return self.network
+        roi = [roi] * self.spatial_dims if isinstance(roi, int) else list(roi)
+        # MONAI's convention: a non-positive size means the image's own size on that axis
+        window = math.prod(r if r > 0 else s for r, s in zip(roi, image.shape[1:], strict=True))
+        if image[0].numel() < self.freeze_min_windows * window:
+            return self.network
+        if self._frozen is None:
+            self._frozen = frozen(self.network)
+        return self._frozen
+
+    def logits(self, image: torch.Tensor) -> torch.Tensor:
+        """The inferer's output for one preprocessed image ``(C, *spatial)``: ``(C_out, *spatial)``, on the CPU."""
+        runner = self.runner_for(image)
+        with torch.inference_mode():
+            return self.inferer(image[None].to(self.device), runner)[0].cpu()
+
+    def __call__(self, image: torch.Tensor) -> torch.Tensor:
+        """Segment one image as MONAI's ``LoadImage`` returns it (a ``MetaTensor``, ``(*spatial)``
+        or channel-first, with its geometry in ``affine``).
+
+        Returns:
+            The label map, ``(*spatial)`` (MONAI axis order, no channel axis), on the CPU; for
+            bundles whose postprocessing inverts the preprocessing (``Invertd``) it lies on the
+            input's own grid.
+
+        Raises:
+            ValueError: the preprocessed image has another number of channels than the network takes.
+        """
+        data = self.preprocessing({"image": image})
+        channels = getattr(self.network, "in_channels", None)
+        if channels is not None and data["image"].shape[0] != channels:
+            raise ValueError(f"{data['image'].shape[0]} channels; this bundle's network takes {channels}")
+        data["pred"] = self.logits(data["image"])
+        labels = self.postprocessing(data)["pred"]
+        # configs squeeze 2D masks for MONAI Label's Restored; 3D ones keep their channel axis
+        return labels[0] if labels.ndim == self.spatial_dims + 1 else labels

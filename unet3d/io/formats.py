@@ -1,0 +1,150 @@
+"""The one registry of file formats: suffixes, reader, header reader, mask writer.
+
+As nnU-Net's ``imageio`` reader-writer registry does, each format is one entry; ``unet3d segment``,
+the datalists (``unet3d.data``) and the bundles' inference datalists take their suffixes from here,
+so a format added here is accepted everywhere.
+
+========== ======================================== ============ ============= ================
+name       suffixes                                 reads        header        mask written as
+========== ======================================== ============ ============= ================
+nifti      .nii.gz .nii                             volume       shape         nifti
+itk        .nrrd .nhdr .mha .mhd                    volume       shape         nifti
+dicom      (a folder: one series)                   volume       --            dicom-seg
+image2d    .png .tif .tiff .jpg .jpeg .bmp          2D image     rows, columns png
+dicom-seg  .dcm                                     --           --            (output only)
+png        .png                                     --           --            (output only)
+========== ======================================== ============ ============= ================
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from unet3d.io import volume, writers
+from unet3d.io.volume import InputError
+
+
+@dataclass(frozen=True)
+class Format:
+    """One file format.
+
+    Attributes:
+        name: registry key (also ``Volume.kind`` for inputs, ``--format`` for outputs).
+        suffixes: lower-case file name endings, longest first; empty for a folder (DICOM).
+        read: ``read(path, series_uid=, color=, allow_gaps=) -> Volume`` for inputs.
+        shape: ``shape(path) -> tuple`` from the header, in the file's own axis order.
+        write: ``write(volume, labels, path, overwrite, names, codes) -> Path`` for masks.
+        mask_format: the output format a mask of this input is written in by default.
+        noun: what one file holds, for messages (``volume``, ``image``).
+    """
+
+    name: str
+    suffixes: tuple[str, ...]
+    read: Callable[..., Any] | None = None
+    shape: Callable[[Path], tuple[int, ...]] | None = None
+    write: Callable[..., Path] | None = None
+    mask_format: str | None = None
+    noun: str = "file"
+
+
+_IMAGE_2D = (".png", ".tif", ".tiff", ".jpg", ".jpeg", ".bmp")
+FORMATS: dict[str, Format] = {
+    f.name: f
+    for f in (
+        Format("nifti", (".nii.gz", ".nii"), volume.read_nifti, volume.nifti_shape, writers.write_nifti,
+               mask_format="nifti", noun="volume"),
+        Format("itk", (".nrrd", ".nhdr", ".mha", ".mhd"), volume.read_itk, volume.itk_shape,
+               mask_format="nifti", noun="volume"),
+        Format("dicom", (), volume.read_dicom, mask_format="dicom-seg", noun="series"),
+        Format("image2d", _IMAGE_2D, volume.read_image2d, volume.image2d_shape, mask_format="png", noun="image"),
+        Format("dicom-seg", (".dcm",), write=writers.write_seg),
+        Format("png", (".png",), write=writers.write_png),
+    )
+}  # fmt: skip
+
+
+def input_suffixes(*names: str) -> tuple[str, ...]:
+    """The suffixes of the named input formats (all readable file formats if none is named)."""
+    chosen = names or tuple(n for n, f in FORMATS.items() if f.read is not None)
+    return tuple(s for n in chosen for s in FORMATS[n].suffixes)
+
+
+def output_suffix(name: str) -> str:
+    """The file suffix of an output format, e.g. ``.nii.gz`` for ``nifti``."""
+    return output_format(name).suffixes[0]
+
+
+def output_format(name: str) -> Format:
+    """The output format called ``name``.
+
+    Raises:
+        InputError: no format of that name writes masks.
+    """
+    fmt = FORMATS.get(name)
+    if fmt is None or fmt.write is None:
+        choices = ", ".join(n for n, f in FORMATS.items() if f.write is not None)
+        raise InputError(f"unknown output format {name!r} (choose from {choices})")
+    return fmt
+
+
+def input_format(path: str | os.PathLike) -> Format:
+    """The input format of ``path``: ``dicom`` for a folder, else by the file name's suffix.
+
+    Raises:
+        InputError: a path that does not exist, or a file of a type no format reads.
+    """
+    p = Path(path)
+    if p.is_dir():
+        return FORMATS["dicom"]
+    if not p.exists():
+        raise InputError(f"{p}: no such file or folder")
+    name = p.name.lower()
+    for fmt in FORMATS.values():
+        if fmt.read is not None and fmt.suffixes and name.endswith(fmt.suffixes):
+            return fmt
+    raise InputError(f"{p}: unsupported input type (supported: a DICOM series folder, {', '.join(input_suffixes())})")
+
+
+def is_input_file(path: Path, *names: str) -> bool:
+    """A visible file with a suffix of the named input formats (all if none is named); names
+    starting with ``.`` (among them unfinished writes' temporary files) are never inputs."""
+    return path.is_file() and not path.name.startswith(".") and path.name.lower().endswith(input_suffixes(*names))
+
+
+def input_files(folder: str | os.PathLike, *names: str) -> list[str]:
+    """The files of the named input formats (all if none is named) directly in ``folder``,
+    sorted by name (for the bundles' inference datalists); empty if ``folder`` does not exist."""
+    root = Path(folder)
+    return [str(p) for p in sorted(root.iterdir()) if is_input_file(p, *names)] if root.is_dir() else []
+
+
+def stem(path: str | os.PathLike) -> str:
+    """The file name without its registered suffix (``case.nii.gz`` -> ``case``); a folder's name."""
+    p = Path(path)
+    name = p.name
+    if p.is_dir():
+        return name
+    for suffix in sorted({s for f in FORMATS.values() for s in f.suffixes}, key=len, reverse=True):
+        if name.lower().endswith(suffix):
+            return name[: -len(suffix)]
+    return p.stem
+
+
+def header_shape(path: str | os.PathLike) -> tuple[int, ...]:
+    """The image's shape from its header (the file's own axis order), through the format's reader.
+
+    Raises:
+        InputError: the format has no header reader, or the file is not readable.
+    """
+    p = Path(path)
+    fmt = input_format(p)
+    if fmt.shape is None:
+        raise InputError(f"{p}: {fmt.name} has no header reader")
+    try:
+        return fmt.shape(p)
+    except Exception as e:  # nibabel, ITK and PIL raise many kinds; all mean "not readable"
+        raise InputError(f"{p}: not a readable {fmt.noun} ({volume.read_error_reason(e)})") from e
