@@ -1,7 +1,7 @@
 """Helpers the bundles' configs call: bundle root, checkpoints, resume, evaluation report, clean errors."""
 
 from unet3d.bundle import distributed
-from unet3d.bundle.checks import check_output_dir, or_exit, run_or_exit
+from unet3d.bundle.checks import check_output_dir, flag, or_exit, run_or_exit
 from unet3d.bundle.handlers import EvaluationReport, PublishBestModel, ResumeFromLatest
 from unet3d.bundle.paths import bundle_root, latest_checkpoint
 from unet3d.bundle.progress import TrainingProgress
@@ -14,6 +14,7 @@ __all__ = [
     "bundle_root",
     "check_output_dir",
     "distributed",
+    "flag",
     "latest_checkpoint",
     "or_exit",
     "run_or_exit",

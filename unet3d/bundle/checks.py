@@ -25,6 +25,27 @@ def or_exit(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         raise SystemExit(f"error: {e}") from e
 
 
+TRUE_WORDS, FALSE_WORDS = ("true", "yes", "on", "1"), ("false", "no", "off", "0", "none", "")
+
+
+def flag(value: Any, name: str = "flag") -> bool:
+    """A config switch as a bool, whatever way it came in.
+
+    ``python -m monai.bundle run ... --tta false`` hands the config the *string* ``"false"``
+    (MONAI's command line parses only ``True``/``False`` as booleans), and a non-empty string is
+    true in Python: every boolean key a config tests must go through this.
+
+    Raises:
+        SystemExit: a value that is not a recognisable switch (one line naming it).
+    """
+    if isinstance(value, bool) or value is None or isinstance(value, int):
+        return bool(value)
+    text = str(value).strip().lower()
+    if text in TRUE_WORDS or text in FALSE_WORDS:
+        return text in TRUE_WORDS
+    raise SystemExit(f"error: --{name} {value!r}: expected true or false")
+
+
 def check_output_dir(output_dir: str | os.PathLike, min_free_mb: float = 100.0) -> None:
     """Check before training that ``output_dir`` can be created and written and has room.
 
