@@ -69,7 +69,8 @@ def main() -> None:
 
     predictors = {mode: BundlePredictor(args.bundle, device="cpu", mode=mode) for mode in ("gaussian", "constant")}
     masks = {mode: p(as_loaded(image)).numpy() for mode, p in predictors.items()}
-    bundle_inferer = predictors["gaussian"].inferer  # the bundle's own settings; one window per volume:
+    bundle_inferer = getattr(predictors["gaussian"].inferer, "inferer", predictors["gaussian"].inferer)  # in TTA
+    # one window per volume:
     one_by_one = [predictors["gaussian"](as_loaded(i)).numpy().astype(np.uint8) for i in images]  # no blending
     masks["one by one"] = tile(one_by_one, np.uint8)
     rows = [{"method": k, "dice_vs_truth": dice(m, label)} for k, m in masks.items()]

@@ -79,8 +79,8 @@ def predictor_for(method: str, bundle: str):
             super().__init__(*args, **kwargs)
             self.counter = FlopCounter(self.network)
 
-        def runner_for(self, image):
-            return self.counter.wrap(super().runner_for(image))
+        def runner_for(self, image, member=0):
+            return self.counter.wrap(super().runner_for(image, member))
 
     class Plain(Counted):
         """MONAI's defaults (overlap 0.25, constant blending, one window per call), eager network."""

@@ -25,3 +25,24 @@ def test_bundles_lists_em(capsys):
 def test_bundles_in_a_folder_without_bundles(tmp_path, capsys):
     assert main(["bundles", str(tmp_path)]) == 2
     assert str(tmp_path) in capsys.readouterr().err
+
+
+def test_tta_on_a_bundle_without_it_is_one_line(data_dir, tmp_path, capsys):
+    """Every shipped bundle has a `tta` key; one without it refuses --tta in one line, writes nothing."""
+    import shutil
+
+    bundle = tmp_path / "em_without_tta"
+    shutil.copytree(REPO_ROOT / "bundles/em/configs", bundle / "configs")
+    shutil.copytree(REPO_ROOT / "bundles/em/models", bundle / "models")
+    config = bundle / "configs/inference.yaml"
+    lines = [line for line in config.read_text().splitlines() if not line.startswith("tta:")]
+    config.write_text("\n".join(line.replace("@tta, 'tta'", "False, 'tta'") for line in lines) + "\n")
+    image, out = data_dir / "isbi2012/test/images/slice_00.png", tmp_path / "out"
+    assert main(["segment", str(image), "--bundle", str(bundle), "--output-dir", str(out), "--tta"]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "this bundle has no test-time augmentation" in err[0], err
+    assert not out.exists() or not any(out.iterdir())
+    from unet3d.inference import BundleLayout
+
+    for name in ("em", "hippocampus", "nuclei"):  # the shipped ones accept it
+        assert BundleLayout(REPO_ROOT / "bundles" / name).inference_parser(tta=True)["tta"] is True

@@ -78,6 +78,7 @@ def _segment(args: argparse.Namespace) -> int:
             device=device,
             overwrite=args.overwrite,
             tta=args.tta,
+            folds=args.folds,
             series_uid=args.series_uid,
             allow_gaps=args.allow_gaps,
             progress=sys.stderr.isatty() and rank == 0,
@@ -165,6 +166,14 @@ def build_parser() -> argparse.ArgumentParser:
         action=argparse.BooleanOptionalAction,
         default=None,
         help="test-time augmentation on (slower) or off (default: the bundle's own setting)",
+    )
+    p.add_argument(
+        "--folds",
+        type=int,
+        nargs="+",
+        default=None,
+        metavar="K",
+        help="average only these fold models of a bundle that ships models/fold_K.pt (default: all it ships)",
     )
     p.add_argument("--verbose", action="store_true", help="say where the bundle is loaded from, and each step")
     p.set_defaults(func=_segment)

@@ -40,12 +40,12 @@ def test_large_volume_segmented_as_by_the_eager_network(data_dir):
 
 
 def test_inferer_settings_are_arguments():
-    predictor = BundlePredictor(HIPPOCAMPUS, device="cpu", overlap=0.5, mode="constant", sw_batch_size=4)
-    assert isinstance(predictor.inferer, SlidingWindowInferer)
-    assert (predictor.inferer.overlap, predictor.inferer.mode, predictor.inferer.sw_batch_size) == (0.5, "constant", 4)
-    default = BundlePredictor(HIPPOCAMPUS, device="cpu")
-    assert (default.inferer.overlap, default.inferer.mode) == (0.25, "gaussian")  # the bundle's own
-    nuclei = BundlePredictor(REPO_ROOT / "bundles" / "nuclei", device="cpu", sw_batch_size=2)  # inside its TTA wrapper
+    window = BundlePredictor(HIPPOCAMPUS, device="cpu", overlap=0.5, mode="constant", sw_batch_size=4).inferer.inferer
+    assert isinstance(window, SlidingWindowInferer)  # inside the bundle's TTA wrapper
+    assert (window.overlap, window.mode, window.sw_batch_size) == (0.5, "constant", 4)
+    default = BundlePredictor(HIPPOCAMPUS, device="cpu").inferer.inferer
+    assert (default.overlap, default.mode) == (0.25, "gaussian")  # the bundle's own
+    nuclei = BundlePredictor(REPO_ROOT / "bundles" / "nuclei", device="cpu", sw_batch_size=2)
     assert nuclei.inferer.inferer.sw_batch_size == 2
     mine = SlidingWindowInferer((32, 32, 32))
     assert BundlePredictor(HIPPOCAMPUS, device="cpu", inferer=mine).inferer is mine
@@ -58,3 +58,23 @@ def test_2d_label_map_has_the_image_shape(data_dir):
     labels = BundlePredictor(REPO_ROOT / "bundles" / "em", device="cpu")(image)
     assert labels.shape == image.shape == (512, 512)
     assert set(torch.unique(labels).tolist()) == {0, 1}
+
+
+def test_an_ensemble_of_identical_models_segments_as_one(data_dir, tmp_path):
+    """models/fold_K.pt make an ensemble (mean softmax); two copies of the shipped model give its mask."""
+    import shutil
+
+    bundle = tmp_path / "hippocampus"
+    shutil.copytree(HIPPOCAMPUS / "configs", bundle / "configs")
+    (bundle / "models").mkdir()
+    for name in ("model.pt", "fold_0.pt", "fold_1.pt"):
+        shutil.copy(HIPPOCAMPUS / "models" / "model.pt", bundle / "models" / name)
+    image = read_volume(data_dir / "msd_hippocampus" / "imagesTr" / "hippocampus_001.nii.gz").image
+    single = BundlePredictor(HIPPOCAMPUS, device="cpu")(image.clone())
+    ensemble = BundlePredictor(bundle, device="cpu")
+    assert len(ensemble.networks) == 2
+    assert (single > 0).sum() > 1000
+    assert torch.equal(ensemble(image.clone()), single)
+    assert len(BundlePredictor(bundle, device="cpu", folds=[1]).networks) == 1
+    with pytest.raises(FileNotFoundError, match=r"no fold_3\.pt \(folds shipped: 0, 1\)"):
+        BundlePredictor(bundle, device="cpu", folds=[3])

@@ -33,3 +33,17 @@ def test_3d_flips_on_a_symmetric_input_give_a_symmetric_result():
         y = DihedralTTAInferer(SimpleInferer())(x, net)
     for dims in ((2,), (3,), (4,)):
         torch.testing.assert_close(y.flip(dims), y, atol=1e-5, rtol=1e-4)
+
+
+def test_probability_average_is_the_mean_softmax():
+    """``average="probabilities"``: the softmax of the output is the mean of the copies' softmax."""
+    torch.manual_seed(0)
+    net = UNet(spatial_dims=3, in_channels=1, out_channels=3, features=(4, 8), padding="same").eval()
+    x = torch.rand(1, 1, 8, 12, 8)
+    with torch.no_grad():
+        y = DihedralTTAInferer(SimpleInferer(), average="probabilities")(x, net)
+        copies = [
+            net(x.flip(d)).flip(d) if d else net(x) for d in ((), (2,), (3,), (4,), (2, 3), (2, 4), (3, 4), (2, 3, 4))
+        ]
+    expected = torch.stack([c.softmax(1) for c in copies]).mean(0)
+    torch.testing.assert_close(y.softmax(1), expected, atol=1e-6, rtol=1e-5)

@@ -43,7 +43,8 @@ def _pairs_from_folders(root: Path, image_dir: str, label_dir: str, source_hint:
 
 def msd_datalist(
     dataset_dir: str | Path,
-    val_every: int = 5,
+    num_folds: int = 5,
+    fold: int = 0,
     image_dir: str = "imagesTr",
     label_dir: str = "labelsTr",
     source_hint: str = MSD_SOURCE,
@@ -52,13 +53,16 @@ def msd_datalist(
 
     The pairs come from the folder's ``dataset.json`` (its ``training`` list) when there is one,
     otherwise from ``imagesTr/`` + ``labelsTr/`` files with the same names. The validation split
-    is fixed and independent of any seed: of the cases sorted by file name, every ``val_every``-th
-    one (positions 0, 5, 10, ...; 42 of the 208 hippocampus volumes). Every pair is checked now
+    is fixed and independent of any seed (so a resumed run gets the same folds): the cases sorted
+    by file name are dealt to ``num_folds`` folds in turn (case ``i`` to fold ``i % num_folds``)
+    and fold ``fold`` is the validation split. The default, fold 0 of 5, is positions 0, 5, 10,
+    ...: 42 of the 208 hippocampus volumes; the five folds together hold every case once. Every pair is checked now
     (headers only), so bad data stops the run before training with a message naming the file.
 
     Args:
         dataset_dir: the task folder, e.g. ``../shared/data/msd_hippocampus``.
-        val_every: one case in ``val_every`` goes to validation; ``0`` puts none there.
+        num_folds: the number of cross-validation folds (2 or more).
+        fold: the validation fold, ``0 .. num_folds - 1``.
         image_dir: image folder name (without dataset.json).
         label_dir: label folder name (without dataset.json).
         source_hint: appended to the error when the data is missing: where to get it.
@@ -67,6 +71,8 @@ def msd_datalist(
         DatasetError: missing or empty folder, an image without a label or the reverse, a file
             that is not a readable volume, or a label whose shape differs from its image's.
     """
+    if num_folds < 2 or not 0 <= fold < num_folds:
+        raise DatasetError(f"fold {fold} of {num_folds}: choose 2 or more folds and a fold from 0 to {num_folds - 1}")
     root = Path(dataset_dir)
     if not root.is_dir():
         raise DatasetError(f"{root}: dataset folder not found. {source_hint}")
@@ -85,7 +91,7 @@ def msd_datalist(
         image_shape, label_shape = header_size(image), header_size(label)
         if image_shape != label_shape:
             raise DatasetError(f"{label}: label shape {label_shape} differs from its image's {image_shape} ({image})")
-        split = "validation" if val_every and i % val_every == 0 else "training"
+        split = "validation" if i % num_folds == fold else "training"
         datalist[split].append({"image": str(image), "label": str(label)})
     if not datalist["training"]:
         raise DatasetError(f"{root}: no volume left for training")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Sequence
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -19,7 +20,10 @@ class BundleLayout:
         <root>/configs/inference.yaml   the inference pipeline (what ``unet3d segment`` runs)
         <root>/configs/train.yaml       training; evaluate.yaml is merged over it
         <root>/configs/metadata.json    network_data_format (channel_def), dicom_seg_codes, ...
-        <root>/models/model.pt          the shipped weights
+        <root>/models/model.pt          the shipped weights (what MONAI's ckpt_export and
+                                        verify_net_in_out read)
+        <root>/models/fold_K.pt         optional: one model per cross-validation fold; when
+                                        present, inference averages them (an ensemble)
 
     Args:
         root: the bundle folder, e.g. ``bundles/em``.
@@ -59,6 +63,32 @@ class BundleLayout:
     @property
     def weights(self) -> Path:
         return self.root / "models" / "model.pt"
+
+    @property
+    def fold_weights(self) -> dict[int, Path]:
+        """``models/fold_K.pt`` by fold number K (empty when the bundle ships one model)."""
+        found = {}
+        for path in (self.root / "models").glob("fold_*.pt"):
+            number = path.stem.removeprefix("fold_")
+            if number.isdigit():
+                found[int(number)] = path
+        return dict(sorted(found.items()))
+
+    def weights_for(self, folds: Sequence[int] | None = None) -> list[Path]:
+        """The weight files inference uses: the named folds' models; with ``folds=None`` every fold
+        model the bundle ships, or ``models/model.pt`` when it ships none.
+
+        Raises:
+            FileNotFoundError: a named fold has no ``models/fold_K.pt``.
+        """
+        shipped = self.fold_weights
+        if folds is None:
+            return list(shipped.values()) or [self.weights]
+        missing = [k for k in folds if k not in shipped]
+        if missing:
+            have = ", ".join(map(str, shipped)) or "none"
+            raise FileNotFoundError(f"{self.root / 'models'}: no fold_{missing[0]}.pt (folds shipped: {have})")
+        return [shipped[k] for k in folds]
 
     @cached_property
     def metadata(self) -> dict[str, Any]:

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import copy
 import math
 import os
+from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -32,6 +35,8 @@ class BundlePredictor:
         overlap: the bundle's sliding-window overlap, a fraction of the window (0 to <1).
         mode: the bundle's window blending, ``"gaussian"`` or ``"constant"``.
         sw_batch_size: windows per network call.
+        folds: the fold models (``models/fold_K.pt``) to average; ``None``: all the bundle ships,
+            or ``models/model.pt`` when it ships none (see :meth:`BundleLayout.weights_for`).
         freeze_min_windows: inputs of at least this many windows' voxels run through a fast frozen
             copy of the network (:func:`unet3d.inference.frozen.frozen`: same logits up to float
             rounding; making it costs more than it saves on inputs of one or a few windows);
@@ -60,25 +65,30 @@ class BundlePredictor:
         mode: str | None = None,
         sw_batch_size: int | None = None,
         freeze_min_windows: int | None = 8,
+        folds: Sequence[int] | None = None,
     ) -> None:
         self.layout = bundle if isinstance(bundle, BundleLayout) else BundleLayout(bundle)
         self.device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
         self.freeze_min_windows = freeze_min_windows
         parser = self.layout.inference_parser(tta=tta, device=f"$torch.device('{self.device}')")
-        self.network = parser.get_parsed_content("network_def")
-        weights = self.layout.weights
-        try:
-            state = torch.load(weights, map_location="cpu", weights_only=True)
-            self.network.load_state_dict(state.get("model", state))
-        except Exception as e:  # pickle, zip and key errors: all mean "these weights cannot be used"
-            reason = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-            raise ValueError(f"{weights}: cannot load the weights ({reason})") from e
-        self.network.to(self.device).eval()
+        network = parser.get_parsed_content("network_def")
+        self.weights = self.layout.weights_for(folds)
+        self.networks = [self._loaded(copy.deepcopy(network), path) for path in self.weights]
+        self.network = self.networks[0]
         settings = {"overlap": overlap, "mode": mode, "sw_batch_size": sw_batch_size}
         self.inferer = inferer if inferer is not None else self._bundle_inferer(parser, settings)
         self.preprocessing = self._without(parser.get_parsed_content("preprocessing"), "LoadImaged")
         self.postprocessing = self._without(parser.get_parsed_content("postprocessing"), "SaveImaged")
-        self._frozen: torch.nn.Module | None = None
+        self._frozen: dict[int, torch.nn.Module] = {}
+
+    def _loaded(self, network: torch.nn.Module, weights: Path) -> torch.nn.Module:
+        try:
+            state = torch.load(weights, map_location="cpu", weights_only=True)
+            network.load_state_dict(state.get("model", state))
+        except Exception as e:  # pickle, zip and key errors: all mean "these weights cannot be used"
+            reason = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+            raise ValueError(f"{weights}: cannot load the weights ({reason})") from e
+        return network.to(self.device).eval()
 
     def _bundle_inferer(self, parser: Any, settings: dict[str, Any]) -> Any:
         """The config's ``inferer`` with ``settings`` (those not ``None``) put into its window
@@ -114,26 +124,36 @@ class BundlePredictor:
         with ``converts_color = True``, e.g. ``unet3d.transforms.BrightNucleid``)."""
         return any(getattr(t, "converts_color", False) for t in self.preprocessing.transforms)
 
-    def runner_for(self, image: torch.Tensor) -> Any:
-        """The network to run on ``image`` (preprocessed, channel-first): a frozen copy for inputs of
-        at least ``freeze_min_windows`` windows, made once, else the network itself."""
+    def runner_for(self, image: torch.Tensor, member: int = 0) -> Any:
+        """The network to run on ``image`` (preprocessed, channel-first): for inputs of at least
+        ``freeze_min_windows`` windows a frozen copy, made once per ensemble ``member``, else the
+        member's network itself."""
+        network = self.networks[member]
         roi = getattr(self.inferer, "roi_size", None)
         if roi is None or self.freeze_min_windows is None:
-            return self.network
+            return network
         roi = [roi] * self.spatial_dims if isinstance(roi, int) else list(roi)
         # MONAI's convention: a non-positive size means the image's own size on that axis
         window = math.prod(r if r > 0 else s for r, s in zip(roi, image.shape[1:], strict=True))
         if image[0].numel() < self.freeze_min_windows * window:
-            return self.network
-        if self._frozen is None:
-            self._frozen = frozen(self.network)
-        return self._frozen
+            return network
+        if member not in self._frozen:
+            self._frozen[member] = frozen(network)
+        return self._frozen[member]
 
     def logits(self, image: torch.Tensor) -> torch.Tensor:
-        """The inferer's output for one preprocessed image ``(C, *spatial)``: ``(C_out, *spatial)``, on the CPU."""
-        runner = self.runner_for(image)
+        """The inferer's output for one preprocessed image ``(C, *spatial)``: ``(C_out, *spatial)``,
+        on the CPU. An ensemble (several fold models) returns the logarithm of its members' mean
+        softmax (nnU-Net's fold averaging), so that the postprocessing's softmax gives that mean."""
+        x = image[None].to(self.device)
         with torch.inference_mode():
-            return self.inferer(image[None].to(self.device), runner)[0].cpu()
+            if len(self.networks) == 1:
+                return self.inferer(x, self.runner_for(image))[0].cpu()
+            total = sum(
+                torch.softmax(self.inferer(x, self.runner_for(image, m)), dim=1) for m in range(len(self.networks))
+            )
+            mean = total / len(self.networks)
+            return torch.log(mean.clamp_min(torch.finfo(mean.dtype).tiny))[0].cpu()
 
     def __call__(self, image: torch.Tensor) -> torch.Tensor:
         """Segment one image as MONAI's ``LoadImage`` returns it (a ``MetaTensor``, ``(*spatial)``

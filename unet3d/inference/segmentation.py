@@ -87,6 +87,7 @@ def segment(
     device: str | None = None,
     overwrite: bool = False,
     tta: bool | None = None,
+    folds: Sequence[int] | None = None,
     series_uid: str | None = None,
     allow_gaps: bool = False,
     progress: bool = False,
@@ -111,6 +112,7 @@ def segment(
         device: torch device; the first GPU if available when ``None``.
         overwrite: replace existing outputs.
         tta: the bundle's test-time augmentation on or off; ``None`` keeps the bundle's default.
+        folds: the fold models to average when the bundle ships ``models/fold_K.pt``; ``None``: all.
         series_uid: the series to use in DICOM folders holding several.
         allow_gaps: segment DICOM series with unevenly spaced slices (a missing or duplicate
             slice) instead of refusing them; the geometry past a gap is then wrong.
@@ -141,10 +143,12 @@ def segment(
     for out in outputs:
         if out.exists() and not overwrite:
             raise FileExistsError(f"{out}: output exists")
-    if isinstance(bundle, BundlePredictor) and (device is not None or tta is not None):
-        raise ValueError("device and tta are settings of the predictor passed as bundle")
+    if isinstance(bundle, BundlePredictor) and (device is not None or tta is not None or folds is not None):
+        raise ValueError("device, tta and folds are settings of the predictor passed as bundle")
     prepare_output_dir(output_dir)
-    predictor = bundle if isinstance(bundle, BundlePredictor) else BundlePredictor(bundle, device=device, tta=tta)
+    predictor = (
+        bundle if isinstance(bundle, BundlePredictor) else BundlePredictor(bundle, device=device, tta=tta, folds=folds)
+    )
     layout = predictor.layout
     names, codes = layout.channel_def, layout.dicom_seg_codes
     written: list[Path] = []

@@ -73,16 +73,22 @@ def network_geometry(
     return int(depth), bool(valid)  # type: ignore[arg-type]
 
 
-def dihedral_transforms(spatial_dims: int) -> list[tuple[int, tuple[int, ...]]]:
-    """Test-time augmentations as ``(k, flip_dims)``: ``rot90(k)`` in the last two axes, then flips.
+def dihedral_transforms(spatial_dims: int, flip_axes: Sequence[int] | None = None) -> list[tuple[int, tuple[int, ...]]]:
+    """Test-time augmentations as ``(k, flip_dims)``: ``rot90(k)`` in the last two axes, then flips
+    (``flip_dims`` are tensor dimensions of ``(N, C, *spatial)``).
 
     2D: the 8 rotations/reflections of the square (the paper averaged rotated inputs). 3D: the 8
     combinations of flips of the three axes (no rotation, as voxels are often anisotropic).
+    ``flip_axes`` (spatial axes, 0-based) restricts either to the combinations of flips of those
+    axes only, e.g. ``(0,)``: left-right for a model trained with left-right flips alone.
     """
-    if spatial_dims == 2:
+    if spatial_dims == 2 and flip_axes is None:
         return [(k, flip) for k in range(4) for flip in ((), (3,))]
-    axes = (2, 3, 4)
-    return [(0, tuple(a for a, f in zip(axes, bits, strict=True) if f)) for bits in itertools.product((0, 1), repeat=3)]
+    axes = tuple(a + 2 for a in (range(spatial_dims) if flip_axes is None else flip_axes))
+    return [
+        (0, tuple(a for a, f in zip(axes, bits, strict=True) if f))
+        for bits in itertools.product((0, 1), repeat=len(axes))
+    ]
 
 
 class OverlapTileInferer(Inferer):

@@ -9,7 +9,7 @@ gets the same TTA through its ``tta`` key.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import torch
@@ -28,6 +28,12 @@ class DihedralTTAInferer(Inferer):
     Args:
         inferer: the inferer to run on each copy.
         enabled: average over the copies; ``False`` runs ``inferer`` once.
+        flip_axes: spatial axes (0-based) whose flips are averaged (all their combinations, no
+            rotation); ``None``: the full set above. E.g. ``[0]`` for a 3D model trained with
+            left-right flips only (mirrored along the other axes, the anatomy is one it never saw).
+        average: ``"logits"``: the mean of the copies' logits; ``"probabilities"``: the mean of
+            their softmax over the channels (nnU-Net's mirroring), returned as its logarithm, so
+            that a bundle's postprocessing softmax gives that mean back exactly.
 
     Example::
 
@@ -35,9 +41,18 @@ class DihedralTTAInferer(Inferer):
         >>> tta(torch.rand(1, 1, 64, 96), net).shape   # (1, C, 64, 96), 8 network passes
     """
 
-    def __init__(self, inferer: Inferer, enabled: bool = True) -> None:
+    def __init__(
+        self,
+        inferer: Inferer,
+        enabled: bool = True,
+        flip_axes: Sequence[int] | None = None,
+        average: str = "logits",
+    ) -> None:
         super().__init__()
-        self.inferer, self.enabled = inferer, enabled
+        if average not in ("logits", "probabilities"):
+            raise ValueError(f"average must be 'logits' or 'probabilities', got {average!r}")
+        self.inferer, self.enabled, self.average = inferer, enabled, average
+        self.flip_axes = None if flip_axes is None else tuple(int(a) for a in flip_axes)
 
     @property
     def roi_size(self) -> Any:
@@ -49,13 +64,15 @@ class DihedralTTAInferer(Inferer):
         if not self.enabled:
             return self.inferer(inputs, network, *args, **kwargs)
         total = None
-        transforms = dihedral_transforms(inputs.dim() - 2)
+        transforms = dihedral_transforms(inputs.dim() - 2, self.flip_axes)
         for k, flip in transforms:
             x = torch.rot90(inputs, k, dims=(-2, -1)) if k else inputs
             x = torch.flip(x, dims=flip) if flip else x
             y = self.inferer(x.contiguous(), network, *args, **kwargs)
             y = torch.flip(y, dims=flip) if flip else y
             y = torch.rot90(y, -k, dims=(-2, -1)) if k else y
+            y = torch.softmax(y, dim=1) if self.average == "probabilities" else y
             total = y if total is None else total + y
         assert total is not None
-        return total / len(transforms)
+        mean = total / len(transforms)
+        return torch.log(mean.clamp_min(torch.finfo(mean.dtype).tiny)) if self.average == "probabilities" else mean
