@@ -149,10 +149,10 @@ class BundlePredictor:
         with torch.inference_mode():
             if len(self.networks) == 1:
                 return self.inferer(x, self.runner_for(image))[0].cpu()
-            total = sum(
-                torch.softmax(self.inferer(x, self.runner_for(image, m)), dim=1) for m in range(len(self.networks))
-            )
-            mean = total / len(self.networks)
+            mean = torch.zeros(())
+            for member in range(len(self.networks)):
+                logits = self.inferer(x, self.runner_for(image, member))
+                mean = mean + torch.softmax(logits, dim=1) / len(self.networks)
             return torch.log(mean.clamp_min(torch.finfo(mean.dtype).tiny))[0].cpu()
 
     def __call__(self, image: torch.Tensor) -> torch.Tensor:
