@@ -12,6 +12,7 @@ and the figures of the bundle's current ones; the bundle's configs are not chang
 from __future__ import annotations
 
 import argparse
+import ast
 import itertools
 import math
 from pathlib import Path
@@ -67,12 +68,19 @@ def main() -> None:
     ap.add_argument("--weights", type=Path, default=None, help="default: the bundle's models/model.pt")
     ap.add_argument("--tta", action="store_true", help="the bundle's test-time augmentation")
     ap.add_argument("--border_class", choices=["true", "false"], default=None, help="default: the bundle's")
+    ap.add_argument("--override", nargs=2, action="append", default=[], metavar=("ID", "VALUE"),
+                    help="a train.yaml setting, e.g. --override network_def#features '[32, 64, 128, 256]'")  # fmt: skip
     ap.add_argument("--thresholds", type=float, nargs="+", default=[0.5, 0.6, 0.7, 0.8])
     ap.add_argument("--seed-thresholds", type=float, nargs="+", default=[-1, 0.9], help="-1: none")
     ap.add_argument("--min-sizes", type=int, nargs="+", default=[15, 30, 50])
     ap.add_argument("--expands", type=int, nargs="+", default=[0, 1])
     args = ap.parse_args()
     overrides = {} if args.border_class is None else {"border_class": args.border_class == "true"}
+    for key, value in args.override:
+        try:
+            overrides[key] = ast.literal_eval(value)
+        except (ValueError, SyntaxError):  # a word: a string setting
+            overrides[key] = value
     cases = probabilities(args.bundle, args.dataset_dir, args.weights, args.tta, overrides)
     results = []
     for t, s, m, e in itertools.product(args.thresholds, args.seed_thresholds, args.min_sizes, args.expands):
