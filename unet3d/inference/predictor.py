@@ -14,9 +14,6 @@ import torch
 from unet3d.inference.frozen import frozen
 from unet3d.inference.layout import BundleLayout
 
-# the window inferer's settings a caller may override (MONAI's SlidingWindowInferer's names)
-INFERER_SETTINGS = ("overlap", "mode", "sw_batch_size")
-
 
 class BundlePredictor:
     """A bundle's ``network_def``, weights, ``preprocessing``, ``inferer`` and ``postprocessing``.
