@@ -6,7 +6,7 @@ import nibabel as nib
 import numpy as np
 import pytest
 
-from unet3d.data import DatasetError, msd_datalist
+from unet3d.data import DatasetError, msd_datalist, split_of
 
 
 @pytest.fixture
@@ -38,3 +38,28 @@ def test_folds_are_deterministic_disjoint_and_cover_every_case_once(task):
 def test_bad_fold_is_named(task):
     with pytest.raises(DatasetError, match="fold 5 of 5"):
         msd_datalist(task, num_folds=5, fold=5)
+
+
+def test_test_fold_is_held_out_of_training_and_validation(task):
+    every = sorted(str(p) for p in (task / "imagesTr").iterdir())
+    test = every[::5]  # fold 0
+    for k in range(1, 5):
+        split = msd_datalist(task, num_folds=5, fold=k, test_fold=0)
+        assert [e["image"] for e in split["test"]] == test
+        assert [e["image"] for e in split["validation"]] == every[k::5]
+        training = {e["image"] for e in split["training"]}
+        assert not training & set(test) and not training & set(every[k::5])
+        assert sorted(training | set(test) | set(every[k::5])) == every
+
+
+@pytest.mark.parametrize("fold, test_fold", [(0, 0), (1, 5), (1, -1)])
+def test_bad_test_fold_is_named(task, fold, test_fold):
+    with pytest.raises(DatasetError, match=f"test fold {test_fold} of 5"):
+        msd_datalist(task, num_folds=5, fold=fold, test_fold=test_fold)
+
+
+def test_split_of_names_the_missing_split(task):
+    split = msd_datalist(task, num_folds=5, fold=1, test_fold=0)
+    assert split_of(split, "test") == split["test"]
+    with pytest.raises(DatasetError, match=r"no 'test' split.*--test_fold"):
+        split_of(msd_datalist(task), "test")

@@ -78,3 +78,20 @@ def test_an_ensemble_of_identical_models_segments_as_one(data_dir, tmp_path):
     assert len(BundlePredictor(bundle, device="cpu", folds=[1]).networks) == 1
     with pytest.raises(FileNotFoundError, match=r"no fold_3\.pt \(folds shipped: 0, 1\)"):
         BundlePredictor(bundle, device="cpu", folds=[3])
+
+
+def test_explicit_weights_and_overrides(data_dir, tmp_path):
+    """weights= replaces the bundle's files (a list averages them); overrides reach the config; not with folds."""
+    image = read_volume(data_dir / "msd_hippocampus" / "imagesTr" / "hippocampus_001.nii.gz").image
+    single = BundlePredictor(HIPPOCAMPUS, device="cpu")
+    shipped = HIPPOCAMPUS / "models" / "model.pt"
+    pair = BundlePredictor(HIPPOCAMPUS, device="cpu", weights=[shipped, shipped])
+    assert len(pair.networks) == 2
+    assert torch.equal(pair(image.clone()), single(image.clone()))
+    flips = BundlePredictor(HIPPOCAMPUS, device="cpu", tta=True, overrides={"tta_flip_axes": [0, 1]})
+    assert flips.inferer.flip_axes == (0, 1)
+    with pytest.raises(ValueError, match="either folds"):
+        BundlePredictor(HIPPOCAMPUS, device="cpu", folds=[0], weights=[shipped])
+    with pytest.raises(ValueError, match="cannot load the weights"):
+        (tmp_path / "bad.pt").write_text("not weights")
+        BundlePredictor(HIPPOCAMPUS, device="cpu", weights=[tmp_path / "bad.pt"])

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from unet3d.io.formats import header_shape, input_suffixes
@@ -94,3 +94,16 @@ def folder_datalist(
     if require_training and not datalist["training"]:
         raise DatasetError(f"{images_path}: no image left for training (validation slices: {val_indices})")
     return datalist
+
+
+def split_of(datalist: Mapping[str, list[dict[str, str]]], split: str) -> list[dict[str, str]]:
+    """``datalist[split]`` (e.g. ``"validation"``, ``"test"``), or an error that names the splits
+    there are (a ``"test"`` split exists only with a held-out test fold, ``test_fold``).
+
+    Raises:
+        DatasetError: the datalist has no such split.
+    """
+    if split not in datalist:
+        hint = " (a test split needs a held-out test fold: --test_fold T)" if split == "test" else ""
+        raise DatasetError(f"no {split!r} split in the datalist, only {', '.join(map(repr, datalist))}{hint}")
+    return list(datalist[split])

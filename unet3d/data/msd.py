@@ -45,6 +45,7 @@ def msd_datalist(
     dataset_dir: str | Path,
     num_folds: int = 5,
     fold: int = 0,
+    test_fold: int | None = None,
     image_dir: str = "imagesTr",
     label_dir: str = "labelsTr",
     source_hint: str = MSD_SOURCE,
@@ -59,10 +60,17 @@ def msd_datalist(
     ...: 42 of the 208 hippocampus volumes; the five folds together hold every case once. Every pair is checked now
     (headers only), so bad data stops the run before training with a message naming the file.
 
+    ``test_fold`` sets a second fold aside as a test split (nested cross-validation): its cases
+    are in neither training nor validation but under ``"test"``. Models trained with
+    ``test_fold=0`` and ``fold=1 .. num_folds - 1`` never see fold 0, so their ensemble can be
+    scored there honestly (an ensemble of all five plain fold models has seen every case).
+
     Args:
         dataset_dir: the task folder, e.g. ``../shared/data/msd_hippocampus``.
         num_folds: the number of cross-validation folds (2 or more).
         fold: the validation fold, ``0 .. num_folds - 1``.
+        test_fold: a fold held out of training and validation (returned as ``"test"``); ``None``:
+            none, every case outside ``fold`` trains.
         image_dir: image folder name (without dataset.json).
         label_dir: label folder name (without dataset.json).
         source_hint: appended to the error when the data is missing: where to get it.
@@ -73,6 +81,11 @@ def msd_datalist(
     """
     if num_folds < 2 or not 0 <= fold < num_folds:
         raise DatasetError(f"fold {fold} of {num_folds}: choose 2 or more folds and a fold from 0 to {num_folds - 1}")
+    if test_fold is not None and (test_fold == fold or not 0 <= test_fold < num_folds or num_folds < 3):
+        raise DatasetError(
+            f"test fold {test_fold} of {num_folds}: choose 3 or more folds and a test fold from 0 to {num_folds - 1}"
+            f" other than the validation fold {fold}"
+        )
     root = Path(dataset_dir)
     if not root.is_dir():
         raise DatasetError(f"{root}: dataset folder not found. {source_hint}")
@@ -83,6 +96,8 @@ def msd_datalist(
         pairs = _pairs_from_folders(root, image_dir, label_dir, source_hint)
     pairs.sort(key=lambda pair: pair[0].name)
     datalist: dict[str, list[dict[str, str]]] = {"training": [], "validation": []}
+    if test_fold is not None:
+        datalist["test"] = []
     for i, (image, label) in enumerate(pairs):
         if not image.is_file():
             raise DatasetError(f"{image}: image listed in the dataset not found")
@@ -91,7 +106,7 @@ def msd_datalist(
         image_shape, label_shape = header_size(image), header_size(label)
         if image_shape != label_shape:
             raise DatasetError(f"{label}: label shape {label_shape} differs from its image's {image_shape} ({image})")
-        split = "validation" if i % num_folds == fold else "training"
+        split = "validation" if i % num_folds == fold else "test" if i % num_folds == test_fold else "training"
         datalist[split].append({"image": str(image), "label": str(label)})
     if not datalist["training"]:
         raise DatasetError(f"{root}: no volume left for training")

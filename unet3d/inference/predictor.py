@@ -5,11 +5,12 @@ from __future__ import annotations
 import copy
 import math
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import torch
+from monai.inferers import Inferer
 
 from unet3d.inference.frozen import frozen
 from unet3d.inference.layout import BundleLayout
@@ -34,6 +35,10 @@ class BundlePredictor:
         sw_batch_size: windows per network call.
         folds: the fold models (``models/fold_K.pt``) to average; ``None``: all the bundle ships,
             or ``models/model.pt`` when it ships none (see :meth:`BundleLayout.weights_for`).
+        weights: weight files to use instead of the bundle's (one model, or several averaged as
+            an ensemble), e.g. cross-validation models that are not shipped; not with ``folds``.
+        overrides: ``configs/inference.yaml`` ids and values to set before the pipeline is
+            built, e.g. ``{"tta_flip_axes": None}``.
         freeze_min_windows: inputs of at least this many windows' voxels run through a fast frozen
             copy of the network (:func:`unet3d.inference.frozen.frozen`: same logits up to float
             rounding; making it costs more than it saves on inputs of one or a few windows);
@@ -63,17 +68,24 @@ class BundlePredictor:
         sw_batch_size: int | None = None,
         freeze_min_windows: int | None = 8,
         folds: Sequence[int] | None = None,
+        weights: Sequence[str | os.PathLike] | None = None,
+        overrides: Mapping[str, Any] | None = None,
     ) -> None:
         self.layout = bundle if isinstance(bundle, BundleLayout) else BundleLayout(bundle)
         self.device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
         self.freeze_min_windows = freeze_min_windows
-        parser = self.layout.inference_parser(tta=tta, device=f"$torch.device('{self.device}')")
+        settings = {**(overrides or {}), "device": f"$torch.device('{self.device}')"}
+        parser = self.layout.inference_parser(tta=tta, **settings)
         network = parser.get_parsed_content("network_def")
-        self.weights = self.layout.weights_for(folds)
+        if weights is not None and folds is not None:
+            raise ValueError("give either folds (the bundle's fold models) or weights (files), not both")
+        self.weights = [Path(w) for w in weights] if weights is not None else self.layout.weights_for(folds)
+        if not self.weights:
+            raise ValueError("weights: no file given")
         self.networks = [self._loaded(copy.deepcopy(network), path) for path in self.weights]
         self.network = self.networks[0]
-        settings = {"overlap": overlap, "mode": mode, "sw_batch_size": sw_batch_size}
-        self.inferer = inferer if inferer is not None else self._bundle_inferer(parser, settings)
+        window = {"overlap": overlap, "mode": mode, "sw_batch_size": sw_batch_size}
+        self.inferer = inferer if inferer is not None else self._bundle_inferer(parser, window)
         self.preprocessing = self._without(parser.get_parsed_content("preprocessing"), "LoadImaged")
         self.postprocessing = self._without(parser.get_parsed_content("postprocessing"), "SaveImaged")
         self._frozen: dict[int, torch.nn.Module] = {}
@@ -152,6 +164,12 @@ class BundlePredictor:
                 mean = mean + torch.softmax(logits, dim=1) / len(self.networks)
             return torch.log(mean.clamp_min(torch.finfo(mean.dtype).tiny))[0].cpu()
 
+    def as_inferer(self) -> Any:
+        """This predictor as a MONAI ``Inferer`` for an Ignite evaluator: it ignores the network the
+        evaluator passes and runs :meth:`logits` (so ensembles and TTA score exactly as
+        ``unet3d segment`` runs them) on each image of a batch ``(B, C, *spatial)``."""
+        return PredictorInferer(self)
+
     def __call__(self, image: torch.Tensor) -> torch.Tensor:
         """Segment one image as MONAI's ``LoadImage`` returns it (a ``MetaTensor``, ``(*spatial)``
         or channel-first, with its geometry in ``affine``).
@@ -172,3 +190,15 @@ class BundlePredictor:
         labels = self.postprocessing(data)["pred"]
         # configs squeeze 2D masks for MONAI Label's Restored; 3D ones keep their channel axis
         return labels[0] if labels.ndim == self.spatial_dims + 1 else labels
+
+
+class PredictorInferer(Inferer):
+    """:meth:`BundlePredictor.logits` behind MONAI's ``Inferer`` interface (see
+    :meth:`BundlePredictor.as_inferer`); the ``network`` argument is not used."""
+
+    def __init__(self, predictor: BundlePredictor) -> None:
+        super().__init__()
+        self.predictor = predictor
+
+    def __call__(self, inputs: torch.Tensor, network: Any = None, *args: Any, **kwargs: Any) -> torch.Tensor:
+        return torch.stack([self.predictor.logits(image) for image in inputs]).to(inputs.device)
