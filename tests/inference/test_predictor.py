@@ -95,3 +95,16 @@ def test_explicit_weights_and_overrides(data_dir, tmp_path):
     with pytest.raises(ValueError, match="cannot load the weights"):
         (tmp_path / "bad.pt").write_text("not weights")
         BundlePredictor(HIPPOCAMPUS, device="cpu", weights=[tmp_path / "bad.pt"])
+
+
+def test_member_votes_measure_disagreement():
+    from unet3d.inference.predictor import MemberVotes
+
+    votes = MemberVotes()
+    a = torch.tensor([[[5.0, 0.0, 0.0, 0.0]], [[0.0, 5.0, 5.0, 0.0]]])  # (C=2, 1, 4): labels 0 1 1 0
+    votes(a[None])
+    assert votes.disagreement() is None  # one prediction: nothing to compare
+    b = torch.tensor([[[5.0, 5.0, 0.0, 0.0]], [[0.0, 0.0, 5.0, 0.0]]])  # labels 0 0 1 0
+    votes(b[None])
+    # label 1: voxels 1 and 2 have it in some prediction, voxel 1 not in all -> 1/2; label 0: 3 voxels, 1 differs
+    assert votes.disagreement() == pytest.approx({0: 1 / 3, 1: 1 / 2})

@@ -5,7 +5,8 @@ from __future__ import annotations
 import copy
 import math
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +15,56 @@ from monai.inferers import Inferer
 
 from unet3d.inference.frozen import frozen
 from unet3d.inference.layout import BundleLayout
+from unet3d.inferers import DihedralTTAInferer
+
+
+@dataclass
+class Prediction:
+    """One input's result (:meth:`BundlePredictor.predict`).
+
+    Attributes:
+        labels: the label map ``(*spatial)`` (MONAI axis order), on the input's grid.
+        probabilities: the softmax ``(C, *spatial)`` float32 on the input's grid, or ``None``.
+        disagreement: label value -> fraction of disagreeing voxels among the averaged
+            predictions, or ``None`` (not asked for, or one prediction only).
+        members: the number of predictions averaged (models x TTA copies).
+    """
+
+    labels: torch.Tensor
+    probabilities: torch.Tensor | None = None
+    disagreement: dict[int, float] | None = None
+    members: int = 1
+
+
+class MemberVotes:
+    """The labels of each prediction averaged into a result (models x TTA copies): call it with
+    each prediction's logits ``(1, C, *spatial)``; :meth:`disagreement` compares them."""
+
+    def __init__(self) -> None:
+        self.winners: list[torch.Tensor] = []  # (*spatial) uint8 per prediction
+        self.classes = 0
+
+    @property
+    def members(self) -> int:
+        return len(self.winners)
+
+    def __call__(self, logits: torch.Tensor) -> None:
+        self.classes = logits.shape[1]
+        self.winners.append(logits[0].argmax(0).to(torch.uint8))
+
+    def disagreement(self) -> dict[int, float] | None:
+        """Label value -> the fraction of the voxels that any prediction gives the label where
+        not all of them do (0: all agree; 1: no voxel that all agree on); ``None`` with fewer
+        than two predictions."""
+        if self.members < 2:
+            return None
+        stacked = torch.stack(self.winners)
+        result = {}
+        for value in range(self.classes):
+            votes = (stacked == value).sum(0)
+            union = int((votes > 0).sum())
+            result[value] = float(((votes > 0) & (votes < self.members)).sum()) / union if union else 0.0
+        return result
 
 
 class BundlePredictor:
@@ -88,6 +139,7 @@ class BundlePredictor:
         self.inferer = inferer if inferer is not None else self._bundle_inferer(parser, window)
         self.preprocessing = self._without(parser.get_parsed_content("preprocessing"), "LoadImaged")
         self.postprocessing = self._without(parser.get_parsed_content("postprocessing"), "SaveImaged")
+        self.to_probabilities, self.to_labels = self._split(self.postprocessing)
         self._frozen: dict[int, torch.nn.Module] = {}
 
     def _loaded(self, network: torch.nn.Module, weights: Path) -> torch.nn.Module:
@@ -118,6 +170,21 @@ class BundlePredictor:
         from monai.transforms import Compose
 
         return Compose([t for t in compose.transforms if type(t).__name__ != name])
+
+    @staticmethod
+    def _split(compose: Any) -> tuple[Any, Any]:
+        """The postprocessing as (its leading ``Activationsd`` / ``Invertd`` steps: the softmax on
+        the input's grid; the rest: softmax to labels). The first part is ``None`` when the
+        postprocessing does not start with a softmax."""
+        from monai.transforms import Activationsd, Compose, Invertd
+
+        steps = list(compose.transforms)
+        n = 0
+        while n < len(steps) and isinstance(steps[n], (Activationsd, Invertd)):
+            n += 1
+        if not any(isinstance(t, Activationsd) and any(t.softmax) for t in steps[:n]):
+            return None, compose
+        return Compose(steps[:n]), Compose(steps[n:])
 
     @property
     def metadata(self) -> dict[str, Any]:
@@ -150,19 +217,66 @@ class BundlePredictor:
             self._frozen[member] = frozen(network)
         return self._frozen[member]
 
-    def logits(self, image: torch.Tensor) -> torch.Tensor:
+    def _infer(self, x: torch.Tensor, network: Any, on_member: Callable[[torch.Tensor], None] | None) -> torch.Tensor:
+        """The inferer on a batch; ``on_member`` sees each prediction that goes into the result
+        (each TTA copy, or the one output)."""
+        if on_member is None:
+            return self.inferer(x, network)
+        if isinstance(self.inferer, DihedralTTAInferer):
+            return self.inferer(x, network, on_copy=on_member)
+        y = self.inferer(x, network)
+        on_member(y)
+        return y
+
+    def logits(self, image: torch.Tensor, on_member: Callable[[torch.Tensor], None] | None = None) -> torch.Tensor:
         """The inferer's output for one preprocessed image ``(C, *spatial)``: ``(C_out, *spatial)``,
         on the CPU. An ensemble (several fold models) returns the logarithm of its members' mean
-        softmax (nnU-Net's fold averaging), so that the postprocessing's softmax gives that mean."""
+        softmax (nnU-Net's fold averaging), so that the postprocessing's softmax gives that mean.
+
+        ``on_member``, if given, is called with every prediction averaged into the result (each
+        model's, each TTA copy's): logits ``(1, C_out, *spatial)`` on the network's grid.
+        """
         x = image[None].to(self.device)
         with torch.inference_mode():
             if len(self.networks) == 1:
-                return self.inferer(x, self.runner_for(image))[0].cpu()
+                return self._infer(x, self.runner_for(image), on_member)[0].cpu()
             mean = torch.zeros(())
             for member in range(len(self.networks)):
-                logits = self.inferer(x, self.runner_for(image, member))
+                logits = self._infer(x, self.runner_for(image, member), on_member)
                 mean = mean + torch.softmax(logits, dim=1) / len(self.networks)
             return torch.log(mean.clamp_min(torch.finfo(mean.dtype).tiny))[0].cpu()
+
+    def predict(self, image: torch.Tensor, probabilities: bool = False, agreement: bool = False) -> Prediction:
+        """Segment one image (as :meth:`__call__` takes it) and, on request, keep the softmax and
+        measure how much the averaged predictions (models x TTA copies) agree.
+
+        Args:
+            image: as for :meth:`__call__`.
+            probabilities: also return the softmax per label on the input's grid (the
+                postprocessing's leading ``Activationsd`` / ``Invertd`` steps).
+            agreement: also return, per label value, the fraction of the voxels that any averaged
+                prediction gives that label where not all of them do (on the network's grid);
+                ``None`` with one model and no TTA.
+
+        Raises:
+            ValueError: probabilities are asked for but the bundle's postprocessing does not start
+                with a softmax; the image has the wrong number of channels.
+        """
+        if probabilities and self.to_probabilities is None:
+            raise ValueError(f"{self.layout.root}: the postprocessing does not start with a softmax (Activationsd)")
+        data = self.preprocessing({"image": image})
+        channels = getattr(self.network, "in_channels", None)
+        if channels is not None and data["image"].shape[0] != channels:
+            raise ValueError(f"{data['image'].shape[0]} channels; this bundle's network takes {channels}")
+        votes = MemberVotes()
+        data["pred"] = self.logits(data["image"], on_member=votes if agreement else None)
+        probs = None
+        if self.to_probabilities is not None:
+            data = self.to_probabilities(data)
+            probs = data["pred"].detach().cpu().float().clone() if probabilities else None
+        labels = self.to_labels(data)["pred"]
+        labels = labels[0] if labels.ndim == self.spatial_dims + 1 else labels
+        return Prediction(labels, probs, votes.disagreement(), max(votes.members, 1))
 
     def as_inferer(self) -> Any:
         """This predictor as a MONAI ``Inferer`` for an Ignite evaluator: it ignores the network the
@@ -182,14 +296,7 @@ class BundlePredictor:
         Raises:
             ValueError: the preprocessed image has another number of channels than the network takes.
         """
-        data = self.preprocessing({"image": image})
-        channels = getattr(self.network, "in_channels", None)
-        if channels is not None and data["image"].shape[0] != channels:
-            raise ValueError(f"{data['image'].shape[0]} channels; this bundle's network takes {channels}")
-        data["pred"] = self.logits(data["image"])
-        labels = self.postprocessing(data)["pred"]
-        # configs squeeze 2D masks for MONAI Label's Restored; 3D ones keep their channel axis
-        return labels[0] if labels.ndim == self.spatial_dims + 1 else labels
+        return self.predict(image).labels
 
 
 class PredictorInferer(Inferer):

@@ -59,10 +59,25 @@ class DihedralTTAInferer(Inferer):
         """The wrapped inferer's window, if it has one (``BundlePredictor`` reads it)."""
         return getattr(self.inferer, "roi_size", None)
 
-    def __call__(self, inputs: torch.Tensor, network: Callable[..., torch.Tensor], *args: Any, **kwargs: Any) -> Any:
-        """Logits ``(N, C_out, *spatial)`` for ``inputs`` ``(N, C, *spatial)``."""
+    def __call__(
+        self,
+        inputs: torch.Tensor,
+        network: Callable[..., torch.Tensor],
+        *args: Any,
+        on_copy: Callable[[torch.Tensor], None] | None = None,
+        **kwargs: Any,
+    ) -> Any:
+        """Logits ``(N, C_out, *spatial)`` for ``inputs`` ``(N, C, *spatial)``.
+
+        ``on_copy``, if given, is called with each copy's output mapped back to the input's
+        orientation (logits ``(N, C_out, *spatial)``), e.g. to measure how much the copies
+        disagree; ``args`` and the other ``kwargs`` go to the wrapped inferer.
+        """
         if not self.enabled:
-            return self.inferer(inputs, network, *args, **kwargs)
+            y = self.inferer(inputs, network, *args, **kwargs)
+            if on_copy is not None:
+                on_copy(y)
+            return y
         total = None
         transforms = dihedral_transforms(inputs.dim() - 2, self.flip_axes)
         for k, flip in transforms:
@@ -71,6 +86,8 @@ class DihedralTTAInferer(Inferer):
             y = self.inferer(x.contiguous(), network, *args, **kwargs)
             y = torch.flip(y, dims=flip) if flip else y
             y = torch.rot90(y, -k, dims=(-2, -1)) if k else y
+            if on_copy is not None:
+                on_copy(y)
             y = torch.softmax(y, dim=1) if self.average == "probabilities" else y
             total = y if total is None else total + y
         assert total is not None

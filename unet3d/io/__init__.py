@@ -8,7 +8,7 @@ from unet3d.io.dicom import DicomError, find_series, read_series, select_series
 from unet3d.io.dicom_seg import SegmentSpec, read_dicom_seg, write_dicom_seg
 from unet3d.io.formats import FORMATS, Format, header_shape, input_format, input_suffixes, output_format, stem
 from unet3d.io.volume import InputError, Volume, input_kind, read_volume
-from unet3d.io.writers import write_mask
+from unet3d.io.writers import read_probabilities, write_mask, write_probabilities
 
 __all__ = [
     "FORMATS",
@@ -25,10 +25,12 @@ __all__ = [
     "input_suffixes",
     "output_format",
     "read_dicom_seg",
+    "read_probabilities",
     "read_series",
     "read_volume",
     "select_series",
     "stem",
     "write_dicom_seg",
     "write_mask",
+    "write_probabilities",
 ]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -98,3 +99,58 @@ def write_mask(
         raise ValueError(f"{volume.path}: {int(mask.max())} labels do not fit the bundle's {dtype} masks")
     assert writer is not None
     return writer(volume, mask.astype(dtype), Path(path), overwrite, segment_names or {}, segment_codes or {})
+
+
+def write_probabilities(
+    volume: Volume, probabilities: np.ndarray, path: str | os.PathLike, overwrite: bool = False
+) -> Path:
+    """Write a softmax ``(C, *spatial)`` on the input's grid (MONAI axis order), atomically.
+
+    - 3D: NIfTI ``(x, y, z, C)``, uint8 with ``scl_slope = 1/255`` (readers that apply the
+      slope, nibabel, ITK, MONAI, get probabilities 0..1 in steps of 1/255) and the input's affine.
+    - 2D: multi-page TIFF, one 16-bit page per label in label order, value ``round(p * 65535)``.
+
+    The argmax of the stored values equals the mask except where two labels' probabilities round to
+    the same step (ties).
+
+    Raises:
+        ValueError: the shape is not the input's with a channel axis in front.
+    """
+    probs = np.clip(np.asarray(probabilities, dtype=np.float32), 0.0, 1.0)
+    if probs.shape[1:] != volume.spatial_shape:
+        raise ValueError(f"probabilities of shape {probs.shape[1:]} for an input of shape {volume.spatial_shape}")
+    path = Path(path)
+    if probs.ndim == 4:
+        import nibabel as nib
+
+        data = np.moveaxis(np.rint(probs * 255), 0, -1).astype(np.uint8)
+        image = nib.Nifti1Image(data, np.asarray(volume.image.affine, dtype=np.float64))
+        image.header.set_xyzt_units("mm")
+        image.header.set_intent("estimate", name="softmax")
+        image.header.set_slope_inter(1.0 / 255.0, 0.0)
+        return atomic_write(path, lambda tmp: nib.save(image, tmp), overwrite=overwrite)
+    if probs.ndim == 3:
+        from PIL import Image
+
+        pages = [Image.fromarray(np.ascontiguousarray(np.rint(p.T * 65535).astype(np.uint16))) for p in probs]
+
+        def save(tmp: str) -> None:
+            pages[0].save(tmp, format="TIFF", save_all=True, append_images=pages[1:])
+
+        return atomic_write(path, save, overwrite=overwrite)
+    raise ValueError(f"probabilities of {probs.ndim - 1} spatial dimensions: 2D or 3D only")
+
+
+def read_probabilities(path: str | os.PathLike) -> np.ndarray:
+    """Read what :func:`write_probabilities` wrote: ``(C, *spatial)`` float32, 0..1, MONAI axis order."""
+    path = Path(path)
+    if path.suffix.lower() in (".tif", ".tiff"):
+        from PIL import Image, ImageSequence
+
+        with Image.open(path) as image:
+            pages = [np.asarray(page, dtype=np.float32).T / 65535.0 for page in ImageSequence.Iterator(image)]
+        return np.stack(pages)
+    import nibabel as nib
+
+    nifti: Any = nib.load(path)
+    return np.moveaxis(np.asarray(nifti.get_fdata(dtype=np.float32)), -1, 0)
