@@ -79,6 +79,8 @@ def _segment(args: argparse.Namespace) -> int:
             overwrite=args.overwrite,
             tta=args.tta,
             folds=args.folds,
+            probabilities=args.probabilities,
+            report=args.report,
             series_uid=args.series_uid,
             allow_gaps=args.allow_gaps,
             progress=sys.stderr.isatty() and rank == 0,
@@ -107,9 +109,33 @@ def _segment(args: argparse.Namespace) -> int:
         dist.all_gather_object(counts, count)
         count = sum(counts)
         distributed.finalize_distributed()
+        if rank == 0 and args.report:
+            from unet3d.report import build_report
+
+            build_report(args.output_dir)
     if rank == 0:
         where = f" by {world_size} processes" if world_size > 1 else ""
         print(f"segmented {count} input(s){where} in {time.perf_counter() - start:.1f} s -> {args.output_dir}")
+        if args.report:
+            print(f"report: {Path(args.output_dir) / 'report.html'}")
+    return 0
+
+
+def _report(args: argparse.Namespace) -> int:
+    """Rebuild report.html from the masks (and QC records) in a folder."""
+    from unet3d.report import build_report
+
+    names = None
+    if args.bundle:
+        from unet3d.inference import BundleLayout
+
+        names = BundleLayout(args.bundle).channel_def
+    try:
+        path = build_report(args.output_dir, names=names)
+    except (ValueError, OSError) as e:
+        print(f"error: {one_line(str(e))}", file=sys.stderr)
+        return 1
+    print(f"report: {path}")
     return 0
 
 
@@ -175,8 +201,28 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="K",
         help="average only these fold models of a bundle that ships models/fold_K.pt (default: all it ships)",
     )
+    p.add_argument(
+        "--probabilities",
+        action="store_true",
+        help="also write the softmax per label on the input's grid: <stem>_prob.nii.gz for volumes (uint8 "
+        "scaled by 1/255, labels on the 4th axis), <stem>_prob.tif for 2D (one 16-bit page per label, p*65535)",
+    )
+    p.add_argument(
+        "--report",
+        action="store_true",
+        help="also write OUTPUT/report.html: an overlay, sizes, confidence and flags per input (records in OUTPUT/qc/)",
+    )
     p.add_argument("--verbose", action="store_true", help="say where the bundle is loaded from, and each step")
     p.set_defaults(func=_segment)
+    p = sub.add_parser(
+        "report",
+        help="rebuild OUTPUT/report.html from the masks in a segment output folder",
+        description="Rebuild report.html over every <stem>_seg.* mask in a folder: sizes from the masks, "
+        "overlays, confidence and failures from the QC records a `segment --report` run left in OUTPUT/qc/.",
+    )
+    p.add_argument("output_dir", metavar="OUTPUT", help="the folder `unet3d segment` wrote masks to")
+    p.add_argument("--bundle", default=None, help="the bundle, for label names when no QC record holds them")
+    p.set_defaults(func=_report)
     return parser
 
 

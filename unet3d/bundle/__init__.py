@@ -5,6 +5,7 @@ from unet3d.bundle.checks import check_output_dir, flag, or_exit, run_or_exit
 from unet3d.bundle.handlers import EvaluationReport, PublishBestModel, ResumeFromLatest
 from unet3d.bundle.paths import bundle_root, latest_checkpoint
 from unet3d.bundle.progress import TrainingProgress
+from unet3d.bundle.qc import store_qc_reference
 
 __all__ = [
     "EvaluationReport",
@@ -18,4 +19,5 @@ __all__ = [
     "latest_checkpoint",
     "or_exit",
     "run_or_exit",
+    "store_qc_reference",
 ]

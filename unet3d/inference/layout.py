@@ -138,6 +138,11 @@ class BundleLayout:
         """``uint16`` for bundles whose masks hold instance ids (metadata ``mask_dtype``), else ``uint8``."""
         return str(self.metadata.get("mask_dtype", "uint8"))
 
+    @property
+    def instances(self) -> bool:
+        """Whether the masks hold one id per object (``mask_dtype`` ``uint16``)."""
+        return self.mask_dtype == "uint16"
+
     def inference_parser(self, tta: bool | None = None, **overrides: Any) -> Any:
         """A MONAI ``ConfigParser`` of ``configs/inference.yaml`` with ``bundle_root`` set to this
         folder (not the working directory) and ``overrides`` applied (e.g. ``device``,

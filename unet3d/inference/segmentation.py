@@ -10,10 +10,22 @@ from pathlib import Path
 
 import numpy as np
 
-from unet3d.inference.predictor import BundlePredictor
+from unet3d.inference.layout import BundleLayout
+from unet3d.inference.predictor import BundlePredictor, Prediction
 from unet3d.io.formats import input_format, is_input_file, output_format, output_suffix, stem
-from unet3d.io.volume import InputError, read_volume
-from unet3d.io.writers import write_mask
+from unet3d.io.volume import InputError, Volume, read_volume
+from unet3d.io.writers import write_mask, write_probabilities
+from unet3d.report import (
+    build_report,
+    confidence,
+    encoded,
+    label_statistics,
+    mask_files,
+    thumbnail,
+    write_record,
+    write_run,
+)
+from unet3d.report.stats import reported_labels
 
 logger = logging.getLogger(__name__)
 
@@ -60,6 +72,13 @@ def output_path(input_path: str | os.PathLike, output_dir: str | os.PathLike, fm
     return Path(output_dir) / f"{stem(path)}_seg{output_suffix(fmt)}"
 
 
+def probabilities_path(mask_path: Path, spatial_dims: int) -> Path:
+    """Where ``--probabilities`` puts an input's softmax: ``<stem>_prob.nii.gz`` for volumes
+    (DICOM inputs included, beside their SEG), ``<stem>_prob.tif`` for 2D images."""
+    name = mask_path.name.split("_seg.")[0]
+    return mask_path.with_name(f"{name}_prob{'.nii.gz' if spatial_dims == 3 else '.tif'}")
+
+
 def expand_inputs(inputs: Sequence[str | os.PathLike]) -> list[Path]:
     """Inputs as paths; a folder holding files of a readable format (:mod:`unet3d.io.formats`)
     stands for those files.
@@ -79,6 +98,33 @@ def expand_inputs(inputs: Sequence[str | os.PathLike]) -> list[Path]:
     return paths
 
 
+def thumbnail_of(volume: Volume, mask: np.ndarray, instances: bool) -> np.ndarray:
+    """The report's overlay picture of an input and its mask (:func:`unet3d.report.thumbnail`)."""
+    affine = np.asarray(volume.image.affine) if len(volume.spatial_shape) == 3 else None
+    return thumbnail(np.asarray(volume.image), mask, affine, instances)
+
+
+def qc_record(volume: Volume, mask: np.ndarray, prediction: Prediction, layout: BundleLayout, seconds: float) -> dict:
+    """One input's QC record: sizes per label, confidence and disagreement (label names as keys)."""
+    names = layout.channel_def
+    labels = reported_labels(names, [int(v) for v in np.unique(mask)], layout.instances)
+    affine = np.asarray(volume.image.affine, dtype=np.float64)
+    spacing = np.sqrt((affine[:3, :3] ** 2).sum(axis=0)).tolist()
+    record = {
+        "input": str(Path(volume.path).resolve()),
+        "seconds": seconds,
+        "members": prediction.members,
+        "labels": label_statistics(mask, spacing, names, layout.instances),
+        "confidence": None,
+        "disagreement": None,
+    }
+    if prediction.probabilities is not None:
+        record["confidence"] = confidence(np.asarray(prediction.probabilities), mask, labels, layout.instances)
+    if prediction.disagreement is not None:
+        record["disagreement"] = {name: prediction.disagreement.get(value) for value, name in labels.items()}
+    return record
+
+
 def segment(
     inputs: Sequence[str | os.PathLike],
     bundle: str | os.PathLike | BundlePredictor,
@@ -88,6 +134,8 @@ def segment(
     overwrite: bool = False,
     tta: bool | None = None,
     folds: Sequence[int] | None = None,
+    probabilities: bool = False,
+    report: bool = False,
     series_uid: str | None = None,
     allow_gaps: bool = False,
     progress: bool = False,
@@ -113,6 +161,11 @@ def segment(
         overwrite: replace existing outputs.
         tta: the bundle's test-time augmentation on or off; ``None`` keeps the bundle's default.
         folds: the fold models to average when the bundle ships ``models/fold_K.pt``; ``None``: all.
+        probabilities: also write each input's softmax on its own grid (:func:`probabilities_path`,
+            :func:`unet3d.io.writers.write_probabilities`).
+        report: also write QC records (:mod:`unet3d.report.records`) and, in a single process,
+            ``output_dir/report.html`` over every mask there (:func:`unet3d.report.build_report`;
+            under ``torchrun`` the caller builds it once all processes are done).
         series_uid: the series to use in DICOM folders holding several.
         allow_gaps: segment DICOM series with unevenly spaced slices (a missing or duplicate
             slice) instead of refusing them; the geometry past a gap is then wrong.
@@ -140,15 +193,17 @@ def segment(
         sources = [str(p) for p, o in zip(paths, outputs, strict=True) if o == clash]
         raise InputError(f"{clash}: the same output name for {' and '.join(sources)}")
     paths, outputs = paths[rank::world_size], outputs[rank::world_size]
+    predictor = None if not isinstance(bundle, BundlePredictor) else bundle
+    dims = predictor.spatial_dims if predictor else BundleLayout(bundle).spatial_dims  # type: ignore[arg-type]
     for out in outputs:
-        if out.exists() and not overwrite:
-            raise FileExistsError(f"{out}: output exists")
+        for target in [out, probabilities_path(out, dims)] if probabilities else [out]:
+            if target.exists() and not overwrite:
+                raise FileExistsError(f"{target}: output exists")
     if isinstance(bundle, BundlePredictor) and (device is not None or tta is not None or folds is not None):
         raise ValueError("device, tta and folds are settings of the predictor passed as bundle")
     prepare_output_dir(output_dir)
-    predictor = (
-        bundle if isinstance(bundle, BundlePredictor) else BundlePredictor(bundle, device=device, tta=tta, folds=folds)
-    )
+    if predictor is None:
+        predictor = BundlePredictor(bundle, device=device, tta=tta, folds=folds)  # type: ignore[arg-type]
     layout = predictor.layout
     names, codes = layout.channel_def, layout.dicom_seg_codes
     written: list[Path] = []
@@ -156,22 +211,49 @@ def segment(
     start = time.perf_counter()
     for path, out in tqdm(list(zip(paths, outputs, strict=True)), disable=not progress, unit="input"):
         try:
+            began = time.perf_counter()
             volume = read_volume(path, series_uid=series_uid, color=predictor.accepts_color, allow_gaps=allow_gaps)
             if len(volume.spatial_shape) != predictor.spatial_dims:
                 dims, wanted = len(volume.spatial_shape), predictor.spatial_dims
                 raise InputError(f"{path}: {dims}D input for a {wanted}D bundle ({layout.root})")
             try:
-                mask = np.asarray(predictor(volume.image))
+                prediction = predictor.predict(volume.image, probabilities=probabilities or report, agreement=report)
             except ValueError as e:
                 raise InputError(f"{path}: {e}") from e
+            mask = np.asarray(prediction.labels)
             fmt_out = fmt or str(input_format(path).mask_format)
+            prob_out = probabilities_path(out, predictor.spatial_dims)
+            if probabilities:
+                assert prediction.probabilities is not None
+                write_probabilities(volume, np.asarray(prediction.probabilities), prob_out, overwrite)
             written.append(write_mask(volume, mask, out, fmt_out, overwrite, names, codes, dtype=layout.mask_dtype))
+            if report:
+                record = qc_record(volume, mask, prediction, layout, time.perf_counter() - began)
+                record["probabilities"] = prob_out.name if probabilities else None
+                write_record(output_dir, out, record, encoded(thumbnail_of(volume, mask, layout.instances)))
         except InputError as e:
             logger.info(f"failed: {e}")  # the caller reports failures; --verbose shows them as they come
             failures.append((path, e))
         except OSError as e:
             raise OSError(e.errno, f"{e.strerror} (while writing; nothing left behind)", str(out)) from e
-    logger.info(f"segmented {len(written)} input(s) in {time.perf_counter() - start:.1f} s into {output_dir}")
+    seconds = time.perf_counter() - start
+    logger.info(f"segmented {len(written)} input(s) in {seconds:.1f} s into {output_dir}")
+    if report:
+        run = {
+            "bundle": str(layout.root.resolve()),
+            "name": layout.name,
+            "version": layout.version,
+            "names": {str(k): v for k, v in names.items()},
+            "instances": layout.instances,
+            "reference": layout.metadata.get("qc_reference"),
+            "members": len(predictor.networks),
+            "seconds": seconds,
+            "segmented": len(written),
+            "failures": [[str(p), " ".join(str(e).split())] for p, e in failures],
+        }
+        write_run(output_dir, run, rank)
+        if world_size == 1 and mask_files(output_dir):  # every input failed: nothing to report on
+            build_report(output_dir)
     if failures:
         raise SegmentationFailures(failures, written)
     return written
