@@ -61,6 +61,7 @@ def table(browser, report: Path) -> dict:
             images: Array.from(document.images).map((i) => ({alt: i.alt, ok: i.complete && i.naturalWidth > 0})),
             rows: Array.from(document.querySelectorAll('#cases tbody tr')).map((tr) => ({
                 mask: tr.dataset.mask,
+                flags: tr.querySelector('td.flags').textContent.trim(),
                 sizes: Object.fromEntries(Array.from(tr.querySelectorAll('td.size'))
                     .map((td) => [td.dataset.label, parseFloat(td.dataset.value)])),
             })),
@@ -74,10 +75,12 @@ def table(browser, report: Path) -> dict:
 
 @pytest.fixture(scope="module")
 def hippocampus_run(data_dir, tmp_path_factory):
-    """Three volumes with TTA and probabilities, plus a broken file that fails."""
+    """Three volumes with TTA and probabilities, a blank one (flagged) and a broken file that fails."""
     folder = tmp_path_factory.mktemp("cases")
     for case in HIPPOCAMPUS_CASES:
         shutil.copy(data_dir / "msd_hippocampus" / "imagesTr" / f"{case}.nii.gz", folder)
+    real = nib.load(folder / f"{HIPPOCAMPUS_CASES[0]}.nii.gz")
+    nib.save(nib.Nifti1Image(np.zeros(real.shape, np.float32), real.affine), folder / "zz_blank.nii.gz")
     (folder / "broken.nii.gz").write_bytes(b"\x1f\x8b not a volume")
     out = tmp_path_factory.mktemp("out")
     argv = ["segment", str(folder), "--bundle", str(REPO_ROOT / "bundles" / "hippocampus"), "--output-dir", str(out)]
@@ -88,11 +91,15 @@ def hippocampus_run(data_dir, tmp_path_factory):
 def test_hippocampus_report_in_a_browser(browser, hippocampus_run):
     out = hippocampus_run
     shown = table(browser, out / "report.html")
-    assert len(shown["images"]) == len(HIPPOCAMPUS_CASES) + 1  # a thumbnail per row and the histogram
+    assert len(shown["images"]) == len(HIPPOCAMPUS_CASES) + 2  # a thumbnail per row and the histogram
     assert all(image["ok"] for image in shown["images"]), shown["images"]
-    assert shown["inputs"] == "4" and len(shown["failures"]) == 1 and "broken.nii.gz" in shown["failures"][0]
-    assert sorted(row["mask"] for row in shown["rows"]) == [f"{c}_seg.nii.gz" for c in HIPPOCAMPUS_CASES]
-    for row in shown["rows"]:
+    assert shown["inputs"] == "5" and len(shown["failures"]) == 1 and "broken.nii.gz" in shown["failures"][0]
+    blank, *rows = shown["rows"]
+    assert blank["mask"] == "zz_blank_seg.nii.gz"  # flagged inputs come first
+    assert "posterior hippocampus: low confidence" in blank["flags"]  # no anatomy: outside the validation cases
+    assert sorted(row["mask"] for row in rows) == [f"{c}_seg.nii.gz" for c in HIPPOCAMPUS_CASES]
+    for row in rows:
+        assert row["flags"] == ""  # real cases inside the validation reference
         mask = nib.load(out / row["mask"])
         labels, voxel = np.asarray(mask.dataobj), float(np.prod(mask.header.get_zooms()[:3]))
         expected = {
