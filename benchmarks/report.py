@@ -7,6 +7,10 @@ shipped defaults, without and with ``report=True`` (QC records, thumbnails, the 
 confidence, ``report.html`` with its histogram), alternating, one predictor for all runs (the
 bundle is loaded once, as in one ``unet3d segment`` call). Prints each run's time and the
 median overhead. The first run of each kind warms up the process and is not counted.
+
+``--page-rows N`` then copies the run's masks and QC records to ``N`` inputs, builds that report
+and times opening it in headless Chromium (Playwright; ``apt-get install chromium``): from
+navigation to the ``load`` event, which waits for every picture.
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--cases", type=int, default=42)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--data", type=Path, default=DATA / "msd_hippocampus" / "imagesTr")
+    parser.add_argument("--page-rows", type=int, default=1000, help="rows of the page-opening test; 0 skips it")
     args = parser.parse_args(argv)
     cases = sorted(args.data.glob("*.nii.gz"))[: args.cases]
     predictor = BundlePredictor(REPO / "bundles" / "hippocampus", device="cpu")
@@ -47,10 +52,43 @@ def main(argv: list[str] | None = None) -> None:
                 label = "warm-up" if repeat == 0 else f"repeat {repeat}"
                 print(f"{label}: {'with' if report else 'without'} report: {seconds:.2f} s", flush=True)
         size = (Path(tmp) / "out_True" / "report.html").stat().st_size
-    plain, with_report = statistics.median(times[False]), statistics.median(times[True])
-    print(f"\n{len(cases)} hippocampus volumes, median of {args.repeats}: {plain:.2f} s without, "
-          f"{with_report:.2f} s with --report: +{100 * (with_report / plain - 1):.1f} % "
-          f"(report.html {size / 1e3:.0f} kB)")  # fmt: skip
+        plain, with_report = statistics.median(times[False]), statistics.median(times[True])
+        print(f"\n{len(cases)} hippocampus volumes, median of {args.repeats}: {plain:.2f} s without, "
+              f"{with_report:.2f} s with --report: +{100 * (with_report / plain - 1):.1f} % "
+              f"(report.html {size / 1e3:.0f} kB)")  # fmt: skip
+        if args.page_rows:
+            open_page(Path(tmp) / "out_True", Path(tmp) / "big", args.page_rows)
+
+
+def open_page(run: Path, folder: Path, rows: int) -> None:
+    """Copy ``run``'s masks and records to ``rows`` inputs, build the report, open it in Chromium."""
+    from playwright.sync_api import sync_playwright
+
+    from unet3d.report import QC_DIR, build_report, mask_files
+
+    masks = mask_files(run)
+    (folder / QC_DIR).mkdir(parents=True)
+    shutil.copy(run / QC_DIR / "run_0.json", folder / QC_DIR)
+    for i in range(rows):
+        mask = masks[i % len(masks)]
+        name = f"case_{i:05d}_seg.nii.gz"
+        shutil.copy(mask, folder / name)
+        for suffix in (".json", ".webp"):
+            shutil.copy(run / QC_DIR / f"{mask.name}{suffix}", folder / QC_DIR / f"{name}{suffix}")
+    start = time.perf_counter()
+    report = build_report(folder)
+    built = time.perf_counter() - start
+    with sync_playwright() as p:
+        executable = shutil.which("chromium") or "/usr/bin/chromium"
+        browser = p.chromium.launch(executable_path=executable, args=["--no-sandbox"])
+        page = browser.new_page()
+        start = time.perf_counter()
+        page.goto(report.as_uri(), wait_until="load")  # the load event waits for every image
+        loaded = time.perf_counter() - start
+        ok = page.evaluate("Array.from(document.images).filter((i) => i.complete && i.naturalWidth > 0).length")
+        browser.close()
+    print(f"{rows} rows: report built in {built:.1f} s, {report.stat().st_size / 1e6:.1f} MB; Chromium: "
+          f"load event (all {ok} images decoded) after {loaded:.2f} s")  # fmt: skip
 
 
 if __name__ == "__main__":

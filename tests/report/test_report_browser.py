@@ -53,9 +53,6 @@ def table(browser, report: Path) -> dict:
     page = browser.new_page()
     page.goto(report.resolve().as_uri())
     page.wait_for_load_state("load")
-    for image in page.query_selector_all("img"):  # thumbnails load lazily, as they come into view
-        image.scroll_into_view_if_needed()
-    page.wait_for_function("Array.from(document.images).every((i) => i.complete)", timeout=10_000)
     result = page.evaluate(
         """() => ({
             images: Array.from(document.images).map((i) => ({alt: i.alt, ok: i.complete && i.naturalWidth > 0})),
