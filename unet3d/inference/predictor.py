@@ -16,6 +16,7 @@ from monai.inferers import Inferer
 from unet3d.inference.frozen import frozen
 from unet3d.inference.layout import BundleLayout
 from unet3d.inferers import DihedralTTAInferer
+from unet3d.inferers.overlap_tile import dihedral_transforms
 
 
 @dataclass
@@ -187,6 +188,14 @@ class BundlePredictor:
         return Compose(steps[:n]), Compose(steps[n:])
 
     @property
+    def members(self) -> int:
+        """The predictions averaged per input: models x TTA copies."""
+        copies = 1
+        if isinstance(self.inferer, DihedralTTAInferer) and self.inferer.enabled:
+            copies = len(dihedral_transforms(self.spatial_dims, self.inferer.flip_axes))
+        return len(self.networks) * copies
+
+    @property
     def metadata(self) -> dict[str, Any]:
         return self.layout.metadata
 
@@ -269,14 +278,14 @@ class BundlePredictor:
         if channels is not None and data["image"].shape[0] != channels:
             raise ValueError(f"{data['image'].shape[0]} channels; this bundle's network takes {channels}")
         votes = MemberVotes()
-        data["pred"] = self.logits(data["image"], on_member=votes if agreement else None)
+        data["pred"] = self.logits(data["image"], on_member=votes if agreement and self.members > 1 else None)
         probs = None
         if self.to_probabilities is not None:
             data = self.to_probabilities(data)
             probs = data["pred"].detach().cpu().float().clone() if probabilities else None
         labels = self.to_labels(data)["pred"]
         labels = labels[0] if labels.ndim == self.spatial_dims + 1 else labels
-        return Prediction(labels, probs, votes.disagreement(), max(votes.members, 1))
+        return Prediction(labels, probs, votes.disagreement(), self.members)
 
     def as_inferer(self) -> Any:
         """This predictor as a MONAI ``Inferer`` for an Ignite evaluator: it ignores the network the

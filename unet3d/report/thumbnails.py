@@ -159,5 +159,6 @@ def encoded(rgb: np.ndarray, quality: int = 85) -> bytes:
     from PIL import Image
 
     buffer = io.BytesIO()
-    Image.fromarray(rgb).save(buffer, format="WEBP", quality=quality)
+    # method 2: half the time of the default (4), 5 % larger
+    Image.fromarray(rgb).save(buffer, format="WEBP", quality=quality, method=2)
     return buffer.getvalue()
