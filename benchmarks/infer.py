@@ -85,7 +85,7 @@ def predictor_for(method: str, bundle: str):
     class Plain(Counted):
         """MONAI's defaults (overlap 0.25, constant blending, one window per call), eager network."""
 
-        def logits(self, image):
+        def logits(self, image, on_member=None):
             net, counted = self.network, self.counter.wrap(self.network)
             if getattr(net, "valid", False):  # valid convolutions: window = output tile, network sees it mirrored
                 roi = tuple(net.output_size(self.layout.input_spec["spatial_shape"]))  # the training patch's output

@@ -1,6 +1,14 @@
 """Inferers: overlap-tile inference for valid-convolution networks; test-time augmentation for any."""
 
+from unet3d.inferers.fitted_window import FittedWindowInferer
 from unet3d.inferers.overlap_tile import OverlapTileInferer, TiledNetwork, mirror_pad, network_geometry
 from unet3d.inferers.tta import DihedralTTAInferer
 
-__all__ = ["DihedralTTAInferer", "OverlapTileInferer", "TiledNetwork", "mirror_pad", "network_geometry"]
+__all__ = [
+    "DihedralTTAInferer",
+    "FittedWindowInferer",
+    "OverlapTileInferer",
+    "TiledNetwork",
+    "mirror_pad",
+    "network_geometry",
+]
