@@ -58,8 +58,9 @@ LAYERS = {
     "transforms": set(),
     "inferers": {"networks"},
     "data": {"io"},
-    "inference": {"io", "inferers", "networks", "transforms"},
-    "bundle": {"data", "io", "metrics", "networks", "inference"},
+    "report": {"io"},  # QC figures, thumbnails and the page: from masks and arrays, no model
+    "inference": {"io", "inferers", "networks", "transforms", "report"},
+    "bundle": {"data", "io", "metrics", "networks", "inference", "report"},
 }
 
 
