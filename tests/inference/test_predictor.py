@@ -87,6 +87,7 @@ def test_explicit_weights_and_overrides(data_dir, tmp_path):
     shipped = HIPPOCAMPUS / "models" / "model.pt"
     pair = BundlePredictor(HIPPOCAMPUS, device="cpu", weights=[shipped, shipped])
     assert len(pair.networks) == 2
+    assert len(BundlePredictor(HIPPOCAMPUS, device="cpu", weights=shipped).networks) == 1  # one file
     assert torch.equal(pair(image.clone()), single(image.clone()))
     flips = BundlePredictor(HIPPOCAMPUS, device="cpu", tta=True, overrides={"tta_flip_axes": [0, 1]})
     assert flips.inferer.flip_axes == (0, 1)

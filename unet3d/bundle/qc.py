@@ -46,8 +46,7 @@ def store_qc_reference(
     from unet3d.report.records import read_json
 
     folder = Path(output_dir)
-    weight_files = None if weights is None else [weights] if isinstance(weights, (str, os.PathLike)) else weights
-    predictor = BundlePredictor(bundle_root, device=device, tta=tta, weights=weight_files)
+    predictor = BundlePredictor(bundle_root, device=device, tta=tta, weights=weights)
     masks = segment([e["image"] for e in datalist], predictor, folder, overwrite=True, report=True)
     records = [read_json(folder / QC_DIR / f"{m.name}.json") for m in masks]
     reference = reference_from_records([r for r in records if r is not None], predictor.layout.instances)

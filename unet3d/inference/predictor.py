@@ -87,8 +87,8 @@ class BundlePredictor:
         sw_batch_size: windows per network call.
         folds: the fold models (``models/fold_K.pt``) to average; ``None``: all the bundle ships,
             or ``models/model.pt`` when it ships none (see :meth:`BundleLayout.weights_for`).
-        weights: weight files to use instead of the bundle's (one model, or several averaged as
-            an ensemble), e.g. cross-validation models that are not shipped; not with ``folds``.
+        weights: a weight file, or several averaged as an ensemble, to use instead of the bundle's
+            (e.g. cross-validation models that are not shipped); not with ``folds``.
         overrides: ``configs/inference.yaml`` ids and values to set before the pipeline is
             built, e.g. ``{"tta_flip_axes": None}``.
         freeze_min_windows: inputs of at least this many windows' voxels run through a fast frozen
@@ -120,7 +120,7 @@ class BundlePredictor:
         sw_batch_size: int | None = None,
         freeze_min_windows: int | None = 8,
         folds: Sequence[int] | None = None,
-        weights: Sequence[str | os.PathLike] | None = None,
+        weights: str | os.PathLike | Sequence[str | os.PathLike] | None = None,
         overrides: Mapping[str, Any] | None = None,
     ) -> None:
         self.layout = bundle if isinstance(bundle, BundleLayout) else BundleLayout(bundle)
@@ -131,6 +131,8 @@ class BundlePredictor:
         network = parser.get_parsed_content("network_def")
         if weights is not None and folds is not None:
             raise ValueError("give either folds (the bundle's fold models) or weights (files), not both")
+        if isinstance(weights, (str, os.PathLike)):
+            weights = [weights]
         self.weights = [Path(w) for w in weights] if weights is not None else self.layout.weights_for(folds)
         if not self.weights:
             raise ValueError("weights: no file given")

@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
+from monai.data.utils import affine_to_spacing
 
 from unet3d.inference.layout import BundleLayout
 from unet3d.inference.predictor import BundlePredictor, Prediction
@@ -108,8 +109,7 @@ def qc_record(volume: Volume, mask: np.ndarray, prediction: Prediction, layout: 
     """One input's QC record: sizes per label, confidence and disagreement (label names as keys)."""
     names = layout.channel_def
     labels = reported_labels(names, [int(v) for v in np.unique(mask)], layout.instances)
-    affine = np.asarray(volume.image.affine, dtype=np.float64)
-    spacing = np.sqrt((affine[:3, :3] ** 2).sum(axis=0)).tolist()
+    spacing = affine_to_spacing(np.asarray(volume.image.affine, dtype=np.float64), r=3).tolist()
     record = {
         "input": str(Path(volume.path).resolve()),
         "seconds": seconds,
@@ -193,18 +193,17 @@ def segment(
         sources = [str(p) for p, o in zip(paths, outputs, strict=True) if o == clash]
         raise InputError(f"{clash}: the same output name for {' and '.join(sources)}")
     paths, outputs = paths[rank::world_size], outputs[rank::world_size]
-    predictor = None if not isinstance(bundle, BundlePredictor) else bundle
-    dims = predictor.spatial_dims if predictor else BundleLayout(bundle).spatial_dims  # type: ignore[arg-type]
+    predictor = bundle if isinstance(bundle, BundlePredictor) else None
+    layout = predictor.layout if predictor else BundleLayout(bundle)  # type: ignore[arg-type]
     for out in outputs:
-        for target in [out, probabilities_path(out, dims)] if probabilities else [out]:
+        for target in [out, probabilities_path(out, layout.spatial_dims)] if probabilities else [out]:
             if target.exists() and not overwrite:
                 raise FileExistsError(f"{target}: output exists")
     if isinstance(bundle, BundlePredictor) and (device is not None or tta is not None or folds is not None):
         raise ValueError("device, tta and folds are settings of the predictor passed as bundle")
     prepare_output_dir(output_dir)
     if predictor is None:
-        predictor = BundlePredictor(bundle, device=device, tta=tta, folds=folds)  # type: ignore[arg-type]
-    layout = predictor.layout
+        predictor = BundlePredictor(layout, device=device, tta=tta, folds=folds)
     names, codes = layout.channel_def, layout.dicom_seg_codes
     written: list[Path] = []
     failures: list[tuple[Path, InputError]] = []
@@ -217,7 +216,8 @@ def segment(
                 dims, wanted = len(volume.spatial_shape), predictor.spatial_dims
                 raise InputError(f"{path}: {dims}D input for a {wanted}D bundle ({layout.root})")
             try:
-                prediction = predictor.predict(volume.image, probabilities=probabilities or report, agreement=report)
+                keep_softmax = probabilities or (report and predictor.to_probabilities is not None)
+                prediction = predictor.predict(volume.image, probabilities=keep_softmax, agreement=report)
             except ValueError as e:
                 raise InputError(f"{path}: {e}") from e
             mask = np.asarray(prediction.labels)

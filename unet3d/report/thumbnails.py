@@ -33,12 +33,13 @@ def to_ras(image: np.ndarray, mask: np.ndarray, affine: np.ndarray) -> tuple[np.
     RAS: the thumbnails show the anatomy the same way whatever the file's orientation.
     """
     import nibabel as nib
+    from monai.data.utils import affine_to_spacing
 
     affine = np.asarray(affine, dtype=np.float64)
     ornt = nib.orientations.io_orientation(affine)
     image = nib.orientations.apply_orientation(np.asarray(image), ornt)
     mask = nib.orientations.apply_orientation(np.asarray(mask), ornt)
-    sizes = np.sqrt((affine[:3, :3] ** 2).sum(axis=0))
+    sizes = affine_to_spacing(affine, r=3)
     spacing = np.empty(3)
     spacing[ornt[:, 0].astype(int)] = sizes
     return image, mask, spacing
