@@ -16,9 +16,9 @@ class FittedWindowInferer(SlidingWindowInferer):
     Per spatial axis the window is the input's size rounded up to a multiple of ``multiple``,
     but at least ``roi_size`` (the training patch: an input no larger than it is inferred exactly
     as by ``SlidingWindowInferer(roi_size)``, one zero-padded window) and at most
-    ``max_roi_size``. On a large input every voxel is then computed fewer times (at overlap 0.25
-    a 40-voxel window computes about 2.4 times the volume, a 160-voxel one about 1.4 times) and the
-    network runs on larger, more efficient blocks. A padded network's output depends on its
+    ``max_roi_size``. On a large input fewer windows meet inside structures and each sees more
+    context; at the same overlap fraction every voxel is still computed about
+    ``(1 / (1 - overlap)) ** 3`` times, whatever the window. A padded network's output depends on its
     window (instance norm statistics, border context), so which ``max_roi_size`` is best is
     measured, not assumed (``benchmarks/window.py``).
 
