@@ -118,3 +118,41 @@ def dice(a, b) -> float:
         x, y = a == label, b == label
         scores.append(2 * np.sum(x & y) / (np.sum(x) + np.sum(y)))
     return float(np.mean(scores)) if scores else 1.0
+
+
+def ct_training_set(data_dir: Path, root: Path) -> Path:
+    """An MSD-layout training set (``imagesTr/`` + ``labelsTr/``, spleen = 1) cut from the shared
+    real CT series and its TotalSegmentator labels (model-made): two cases, the series' upper and
+    lower ten slices, 160x160 voxels around the spleen. The labels are stored with their y axis
+    flipped, so both are turned to RAS by their affines (checked equal) before cutting.
+
+    Returns ``root``.
+    """
+    import json
+
+    import nibabel as nib
+    import numpy as np
+    from monai.transforms import EnsureChannelFirst, LoadImage, Orientation
+
+    dicom = data_dir / "dicom"
+    names = json.loads((dicom / "label_names_totalseg_v2.json").read_text())["total"]
+    spleen = int(next(k for k, v in names.items() if v == "spleen"))
+    load, ras = LoadImage(image_only=True), Orientation("RAS")
+    image = ras(EnsureChannelFirst()(load(dicom / "ct_abdomen_series")))
+    label = ras(EnsureChannelFirst()(load(dicom / "ct_abdomen_series_totalseg_labels.nii.gz")))
+    np.testing.assert_allclose(image.affine, label.affine, atol=1e-3)
+    mask = np.asarray(label[0]) == spleen
+    xs, ys, _ = np.nonzero(mask)
+    cx, cy = int(xs.mean()), int(ys.mean())
+    for sub in ("imagesTr", "labelsTr"):
+        (root / sub).mkdir(parents=True, exist_ok=True)
+    for name, z in (("ct_a", slice(0, 10)), ("ct_b", slice(10, 20))):
+        cut = (slice(cx - 80, cx + 80), slice(cy - 80, cy + 80), z)
+        affine = np.asarray(image.affine, dtype=float).copy()
+        affine[:3, 3] += affine[:3, :3] @ np.array([s.start for s in cut])
+        assert mask[cut].sum() > 1000  # spleen in both cases
+        nib.save(
+            nib.Nifti1Image(np.asarray(image[0])[cut].astype(np.int16), affine), root / "imagesTr" / f"{name}.nii.gz"
+        )
+        nib.save(nib.Nifti1Image(mask[cut].astype(np.uint8), affine), root / "labelsTr" / f"{name}.nii.gz")
+    return root

@@ -27,6 +27,7 @@ from monailabel.tasks.activelearning.first import First
 from monailabel.tasks.activelearning.random import Random
 from monailabel.tasks.infer.bundle import BundleInferTask
 from monailabel.tasks.train.bundle import BundleTrainTask
+from unet3d.inference import BundleLayout
 
 logger = logging.getLogger(__name__)
 
@@ -80,6 +81,8 @@ class UNet3DApp(MONAILabelApp):
         from fastapi import HTTPException
 
         model = request.get("model")
+        if model in self.bundles and model not in self._infers:  # a bundle without trained weights
+            raise HTTPException(409, BundleLayout(self.bundles[model], require_weights=False).untrained_message)
         if model not in self._infers:
             raise HTTPException(404, f"unknown model {model!r}; this server has: {', '.join(self._infers)}")
         image = str(request.get("image", ""))
@@ -94,7 +97,16 @@ class UNet3DApp(MONAILabelApp):
             raise HTTPException(422, f"cannot segment {os.path.basename(image)} with {model}: {e}") from e
 
     def init_infers(self) -> dict[str, InferTask]:
-        return {name: BundleInferTask(path, self.conf) for name, path in self.bundles.items()}
+        """An inference task per bundle with trained weights; a bundle without them (e.g.
+        ``spleen_ct`` before it is trained) is logged with how to train it, and /infer refuses it."""
+        infers: dict[str, InferTask] = {}
+        for name, path in self.bundles.items():
+            layout = BundleLayout(path, require_weights=False)
+            if layout.has_weights:
+                infers[name] = BundleInferTask(path, self.conf)
+            else:
+                logger.warning(f"{name}: no inference: {layout.untrained_message}")
+        return infers
 
     def init_trainers(self) -> dict[str, TrainTask]:
         trainers: dict[str, TrainTask] = {}

@@ -134,7 +134,7 @@ def studies(data_dir, tmp_path_factory) -> Path:
 @pytest.fixture(scope="module")
 def bundles_copy(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("bundles")
-    for name in ("em", "hippocampus", "nuclei"):
+    for name in ("em", "hippocampus", "nuclei", "spleen_ct"):
         shutil.copytree(REPO_ROOT / "bundles" / name, root / name, symlinks=True,
                         ignore=shutil.ignore_patterns("runs", "eval"))  # fmt: skip
     return root
@@ -201,6 +201,10 @@ def test_own_app_infers_trains_and_survives_bad_requests(own_server, studies, bu
     data, headers = multipart({"params": "{}"}, {"file": ("broken.png", b"this is not a png")})
     status, body = request(f"{own_server.url}/infer/em?output=image", "POST", data, headers)
     assert status >= 400, (status, body[:300])
+    # a bundle without trained weights is not offered for inference, and says how to train it
+    assert "spleen_ct" not in info["models"] and "spleen_ct" in info["trainers"]
+    status, body = request(f"{own_server.url}/infer/spleen_ct?image=hippocampus_001&output=image", "POST")
+    assert status == 409 and b"no trained weights" in body and b"monai.bundle run training" in body, body[:300]
     assert request(f"{own_server.url}/info/")[0] == 200
 
     # a short fine-tuning on the datastore's labels; the next /infer uses the published weights

@@ -12,7 +12,8 @@ T = TypeVar("T")
 
 
 def or_exit(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-    """Return ``fn(*args, **kwargs)``; a ``ValueError`` (e.g. a bad dataset file) ends the program.
+    """Return ``fn(*args, **kwargs)``; a ``ValueError`` (e.g. a bad dataset file) or a missing
+    file (``FileNotFoundError``, e.g. a bundle without trained weights) ends the program.
 
     ``python -m monai.bundle run`` wraps every failing config expression in a long traceback; a
     user who pointed ``--dataset_dir`` at the wrong folder needs one line naming the file. The
@@ -21,7 +22,7 @@ def or_exit(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
     """
     try:
         return fn(*args, **kwargs)
-    except ValueError as e:
+    except (ValueError, FileNotFoundError) as e:
         raise SystemExit(f"error: {e}") from e
 
 

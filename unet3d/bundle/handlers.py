@@ -180,6 +180,7 @@ class PublishBestModel:
             logger.warning(f"{self.source}: no best checkpoint (no validation ran?); {self.target} kept")
             return
         state = torch.load(self.source, map_location="cpu", weights_only=True)
+        os.makedirs(os.path.dirname(self.target) or ".", exist_ok=True)  # a bundle shipped without weights
         tmp = self.target + ".tmp"
         torch.save(state.get("model", state), tmp)
         os.replace(tmp, self.target)

@@ -35,10 +35,25 @@ class BundleLayout:
 
     def __init__(self, root: str | os.PathLike, require_weights: bool = True) -> None:
         self.root = Path(root)
-        required = [self.inference_config, self.metadata_file] + ([self.weights] if require_weights else [])
-        for path in required:
+        for path in (self.inference_config, self.metadata_file):
             if not path.is_file():
                 raise FileNotFoundError(f"{path}: not found; is {self.root} a unet3d bundle?")
+        if require_weights and not self.has_weights:
+            raise FileNotFoundError(self.untrained_message)
+
+    @property
+    def has_weights(self) -> bool:
+        """Whether the bundle has trained weights (``models/model.pt``, or fold models)."""
+        return self.weights.is_file() or bool(self.fold_weights)
+
+    @property
+    def untrained_message(self) -> str:
+        """One line for a bundle without weights: how to train them."""
+        return (
+            f"{self.weights}: not found; this bundle has no trained weights. Train them with: python -m "
+            f"monai.bundle run training --config_file {self.train_config} --dataset_dir DATA --publish_model "
+            f"true (see {self.root / 'docs' / 'README.md'})"
+        )
 
     @property
     def configs_dir(self) -> Path:
