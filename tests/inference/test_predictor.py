@@ -109,3 +109,20 @@ def test_member_votes_measure_disagreement():
     votes(b[None])
     # label 1: voxels 1 and 2 have it in some prediction, voxel 1 not in all -> 1/2; label 0: 3 voxels, 1 differs
     assert votes.disagreement() == pytest.approx({0: 1 / 3, 1: 1 / 2})
+
+
+def test_mixed_precision_segments_as_fp32(data_dir):
+    """bf16 autocast (what a GPU user gets with --precision bf16; fp16 is the CUDA default) runs on
+    the CPU too: the real volume's mask agrees with fp32's, through the frozen copy as well."""
+    image = read_volume(data_dir / "msd_hippocampus/imagesTr/hippocampus_003.nii.gz").image
+    assert BundlePredictor(HIPPOCAMPUS, device="cpu").precision == "fp32"
+    for freeze in (None, 1):
+        reference = BundlePredictor(HIPPOCAMPUS, device="cpu", freeze_min_windows=freeze)(image)
+        mixed = BundlePredictor(HIPPOCAMPUS, device="cpu", precision="bf16", freeze_min_windows=freeze)
+        assert mixed.precision == "bf16"
+        labels = mixed(image)
+        for value in (1, 2):
+            a, b = reference == value, labels == value
+            assert 2 * (a & b).sum() / (a.sum() + b.sum()) > 0.98
+    with pytest.raises(ValueError, match="precision 'fp8'"):
+        BundlePredictor(HIPPOCAMPUS, device="cpu", precision="fp8")

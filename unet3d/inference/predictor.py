@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import math
 import os
@@ -17,6 +18,9 @@ from unet3d.inference.frozen import frozen
 from unet3d.inference.layout import BundleLayout
 from unet3d.inferers import DihedralTTAInferer
 from unet3d.inferers.overlap_tile import dihedral_transforms
+
+# the network's arithmetic in inference (torch.autocast's dtype; fp32: no autocast)
+PRECISIONS: dict[str, torch.dtype | None] = {"fp32": None, "fp16": torch.float16, "bf16": torch.bfloat16}
 
 
 @dataclass
@@ -95,11 +99,15 @@ class BundlePredictor:
             copy of the network (:func:`unet3d.inference.frozen.frozen`: same logits up to float
             rounding; making it costs more than it saves on inputs of one or a few windows);
             ``None`` never freezes. ``benchmarks/infer_options.py`` measures the trade-off.
+        precision: the network's arithmetic, ``"fp32"``, ``"fp16"`` or ``"bf16"`` (mixed precision
+            through ``torch.autocast``; the softmax, the ensemble average and everything after
+            stay float32); ``None``: fp16 on CUDA, fp32 elsewhere. ``benchmarks/gpu.py`` measures
+            the masks' agreement with fp32.
 
     Raises:
         FileNotFoundError: the bundle has no ``configs/inference.yaml``, metadata or ``models/model.pt``.
         ValueError: ``tta`` is asked for but the bundle has no ``tta`` key; an inferer setting the
-            bundle's inferer does not take; weights that do not fit the network.
+            bundle's inferer does not take; weights that do not fit the network; an unknown precision.
 
     Example::
 
@@ -122,9 +130,13 @@ class BundlePredictor:
         folds: Sequence[int] | None = None,
         weights: str | os.PathLike | Sequence[str | os.PathLike] | None = None,
         overrides: Mapping[str, Any] | None = None,
+        precision: str | None = None,
     ) -> None:
         self.layout = bundle if isinstance(bundle, BundleLayout) else BundleLayout(bundle)
         self.device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+        self.precision = precision or ("fp16" if self.device.type == "cuda" else "fp32")
+        if self.precision not in PRECISIONS:
+            raise ValueError(f"precision {self.precision!r}: use one of {', '.join(PRECISIONS)}")
         self.freeze_min_windows = freeze_min_windows
         settings = {**(overrides or {}), "device": f"$torch.device('{self.device}')"}
         parser = self.layout.inference_parser(tta=tta, **settings)
@@ -228,6 +240,11 @@ class BundlePredictor:
             self._frozen[member] = frozen(network)
         return self._frozen[member]
 
+    def autocast(self) -> contextlib.AbstractContextManager:
+        """The context the network runs in: ``torch.autocast`` at :attr:`precision`, or none (fp32)."""
+        dtype = PRECISIONS[self.precision]
+        return contextlib.nullcontext() if dtype is None else torch.autocast(self.device.type, dtype=dtype)
+
     def _infer(self, x: torch.Tensor, network: Any, on_member: Callable[[torch.Tensor], None] | None) -> torch.Tensor:
         """The inferer on a batch; ``on_member`` sees each prediction that goes into the result
         (each TTA copy, or the one output)."""
@@ -241,8 +258,9 @@ class BundlePredictor:
 
     def logits(self, image: torch.Tensor, on_member: Callable[[torch.Tensor], None] | None = None) -> torch.Tensor:
         """The inferer's output for one preprocessed image ``(C, *spatial)``: ``(C_out, *spatial)``,
-        on the CPU. An ensemble (several fold models) returns the logarithm of its members' mean
-        softmax (nnU-Net's fold averaging), so that the postprocessing's softmax gives that mean.
+        float32 on the CPU (one copy per image, not per window). An ensemble (several fold models)
+        returns the logarithm of its members' mean softmax (nnU-Net's fold averaging), so that the
+        postprocessing's softmax gives that mean.
 
         ``on_member``, if given, is called with every prediction averaged into the result (each
         model's, each TTA copy's): logits ``(1, C_out, *spatial)`` on the network's grid.
@@ -250,11 +268,14 @@ class BundlePredictor:
         x = image[None].to(self.device)
         with torch.inference_mode():
             if len(self.networks) == 1:
-                return self._infer(x, self.runner_for(image), on_member)[0].cpu()
-            mean = torch.zeros(())
+                with self.autocast():
+                    logits = self._infer(x, self.runner_for(image), on_member)
+                return logits[0].float().cpu()
+            mean = torch.zeros((), device=self.device)
             for member in range(len(self.networks)):
-                logits = self._infer(x, self.runner_for(image, member), on_member)
-                mean = mean + torch.softmax(logits, dim=1) / len(self.networks)
+                with self.autocast():
+                    logits = self._infer(x, self.runner_for(image, member), on_member)
+                mean = mean + torch.softmax(logits.float(), dim=1) / len(self.networks)
             return torch.log(mean.clamp_min(torch.finfo(mean.dtype).tiny))[0].cpu()
 
     def predict(self, image: torch.Tensor, probabilities: bool = False, agreement: bool = False) -> Prediction:

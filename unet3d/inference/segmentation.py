@@ -134,6 +134,7 @@ def segment(
     overwrite: bool = False,
     tta: bool | None = None,
     folds: Sequence[int] | None = None,
+    precision: str | None = None,
     probabilities: bool = False,
     report: bool = False,
     series_uid: str | None = None,
@@ -161,6 +162,8 @@ def segment(
         overwrite: replace existing outputs.
         tta: the bundle's test-time augmentation on or off; ``None`` keeps the bundle's default.
         folds: the fold models to average when the bundle ships ``models/fold_K.pt``; ``None``: all.
+        precision: the network's arithmetic, ``fp32``, ``fp16`` or ``bf16``; ``None``: fp16 on CUDA,
+            fp32 on the CPU (see :class:`BundlePredictor`).
         probabilities: also write each input's softmax on its own grid (:func:`probabilities_path`,
             :func:`unet3d.io.writers.write_probabilities`).
         report: also write QC records (:mod:`unet3d.report.records`) and, in a single process,
@@ -199,11 +202,11 @@ def segment(
         for target in [out, probabilities_path(out, layout.spatial_dims)] if probabilities else [out]:
             if target.exists() and not overwrite:
                 raise FileExistsError(f"{target}: output exists")
-    if isinstance(bundle, BundlePredictor) and (device is not None or tta is not None or folds is not None):
-        raise ValueError("device, tta and folds are settings of the predictor passed as bundle")
+    if isinstance(bundle, BundlePredictor) and any(v is not None for v in (device, tta, folds, precision)):
+        raise ValueError("device, tta, folds and precision are settings of the predictor passed as bundle")
     prepare_output_dir(output_dir)
     if predictor is None:
-        predictor = BundlePredictor(layout, device=device, tta=tta, folds=folds)
+        predictor = BundlePredictor(layout, device=device, tta=tta, folds=folds, precision=precision)
     names, codes = layout.channel_def, layout.dicom_seg_codes
     written: list[Path] = []
     failures: list[tuple[Path, InputError]] = []
