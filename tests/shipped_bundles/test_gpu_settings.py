@@ -34,8 +34,9 @@ def parsed(bundle: str, config: str, **overrides) -> ConfigParser:
     return parser
 
 
-# a CUDA device everywhere, the network itself left on the CPU (this machine has no CUDA), nothing cached
-ON_CUDA = {"device": "$torch.device('cuda:0')", "network": "$@network_def"}
+# a CUDA device everywhere, the network itself left on the CPU (this machine has no CUDA), nothing cached;
+# a plain string, as MONAI Label passes it (`torch.device(@device)` in the configs takes both forms)
+ON_CUDA = {"device": "cuda:0", "network": "$@network_def"}
 
 
 @pytest.mark.parametrize("bundle", BUNDLES)
@@ -45,7 +46,7 @@ def test_training_config_resolves_for_cuda(bundle, datasets, tmp_path):
     with pytest.warns(UserWarning):  # MONAI's GradScaler and autocast("cuda") say CUDA is missing here
         trainer = parser.get_parsed_content("train#trainer")
     evaluator = parser.get_parsed_content("validate#evaluator")
-    assert trainer.amp and evaluator.amp and trainer.state.device == torch.device("cuda:0")
+    assert trainer.amp and evaluator.amp and torch.device(trainer.state.device) == torch.device("cuda:0")
     assert isinstance(trainer.data_loader, ThreadDataLoader) and trainer.data_loader.num_workers == 0
     (move,) = [t for t in parser.get_parsed_content("train#augmentation") if isinstance(t, ToDeviced)]
     assert str(move.converter.device) == "cuda:0"
