@@ -10,7 +10,10 @@ All three use the network, loss, optimizer, transforms and batch size of the bun
   (deterministic transforms redone every time a sample is drawn), a ``DataLoader`` with the same
   batch size and sampling, ``zero_grad / forward / loss / backward / step``;
 - ``plain-cached``: the same hand-written loop on the bundle's ``CacheDataset``: what the engine
-  and handlers cost by themselves.
+  and handlers cost by themselves;
+- ``bundle-thread``: the bundle's trainer with MONAI's ``ThreadDataLoader`` (the next batch
+  augmented in a thread), what the bundles use on a GPU, in place of the ``DataLoader`` they use
+  on a CPU: what the thread changes on this CPU.
 
 Each is timed over ``--repeats`` epochs after one warm-up epoch (samples/s: median, min-max);
 validation is off. Prints a table and the ratios bundle / plain, and writes JSON with ``--json``.
@@ -37,12 +40,13 @@ from benchmarks.common import DATA, REPO, summary
 DATASETS = {"em": DATA / "isbi2012" / "train", "hippocampus": DATA / "msd_hippocampus"}
 
 
-def parsed_workflow(bundle: str, out: str, samples: int, epochs: int):
-    """The bundle's train workflow, initialised, limited to ``samples`` per epoch and no validation."""
+def parsed_workflow(bundle: str, out: str, samples: int, epochs: int, **settings):
+    """The bundle's train workflow, initialised, limited to ``samples`` per epoch and no validation;
+    ``settings``: more config overrides."""
     from monai.bundle import ConfigWorkflow
 
     root = REPO / "bundles" / bundle
-    overrides = {"max_epochs": epochs, "val_interval": 10**6, "resume": False}
+    overrides = {"max_epochs": epochs, "val_interval": 10**6, "resume": False, **settings}
     wf = ConfigWorkflow(
         config_file=str(root / "configs" / "train.yaml"), workflow_type="train", bundle_root=str(root),
         dataset_dir=str(DATASETS[bundle]), output_dir=out, **overrides,
@@ -55,12 +59,12 @@ def parsed_workflow(bundle: str, out: str, samples: int, epochs: int):
     return wf
 
 
-def bundle_rates(bundle: str, samples: int, repeats: int) -> list[float]:
+def bundle_rates(bundle: str, samples: int, repeats: int, **settings) -> list[float]:
     """Samples/s of the bundle's SupervisedTrainer, per epoch after the first."""
     from ignite.engine import Events
 
     with tempfile.TemporaryDirectory() as out:
-        wf = parsed_workflow(bundle, out, samples, epochs=1 + repeats)
+        wf = parsed_workflow(bundle, out, samples, epochs=1 + repeats, **settings)
         trainer = wf.parser.get_parsed_content("train#trainer")
         starts: dict[int, float] = {}
         rates: list[float] = []
@@ -117,6 +121,9 @@ def main(argv: list[str] | None = None) -> dict:
         "plain": plain_rates(args.bundle, args.samples, args.repeats, cached=False),
         "plain-cached": plain_rates(args.bundle, args.samples, args.repeats, cached=True),
         "bundle": bundle_rates(args.bundle, args.samples, args.repeats),
+        "bundle-thread": bundle_rates(
+            args.bundle, args.samples, args.repeats, **{"train#dataloader#_target_": "ThreadDataLoader"}
+        ),
     }
     stats = {k: summary(v) for k, v in rates.items()}
     print(f"{args.bundle}: {args.samples} samples per epoch, {args.repeats} timed epochs, "
@@ -124,7 +131,8 @@ def main(argv: list[str] | None = None) -> dict:
     print(f"{'method':14} {'samples/s median (min-max)':>28}")
     for name, s in stats.items():
         print(f"{name:14} {s['median']:12.3f} ({s['min']:.3f}-{s['max']:.3f})")
-    ratios = {f"bundle/{k}": stats["bundle"]["median"] / stats[k]["median"] for k in ("plain", "plain-cached")}
+    others = ("plain", "plain-cached", "bundle-thread")
+    ratios = {f"bundle/{k}": stats["bundle"]["median"] / stats[k]["median"] for k in others}
     for name, r in ratios.items():
         print(f"ratio {name}: {r:.3f}")
     result = {"bundle": args.bundle, "samples": args.samples, "cpus": os.cpu_count(), "rates": stats, **ratios}

@@ -8,7 +8,7 @@ import pytest
 import torch
 from ignite.engine import Events
 from monai.bundle import ConfigParser, ConfigWorkflow
-from monai.data import ThreadDataLoader
+from monai.data import DataLoader, ThreadDataLoader
 from monai.transforms import ToDeviced
 
 from benchmarks.common import ct_training_set
@@ -61,6 +61,8 @@ def test_training_config_resolves_for_cuda(bundle, datasets, tmp_path):
     parser["device"] = "$torch.device('cpu')"  # the same config on a CPU: no AMP, data stays put
     parser.parse()
     assert parser.get_parsed_content("amp") is False and str(parser.get_parsed_content("data_device")) == "cpu"
+    loader = parser.get_parsed_content("train#dataloader")
+    assert type(loader) is DataLoader  # on a CPU a loader thread takes cores from the network
 
 
 @pytest.mark.parametrize("bundle", BUNDLES)
