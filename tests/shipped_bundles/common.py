@@ -50,3 +50,27 @@ def check_layout(bundle) -> None:
         link = bundle / name
         assert link.is_symlink() and link.resolve() == (bundle / "configs" / name).resolve()
     assert (bundle / "models/model.pt").stat().st_size < 10 * 2**20
+
+
+def check_inference_repeats_train(bundle, keys: tuple[str, ...]) -> tuple[dict, dict]:
+    """A 3D bundle's inference.yaml repeats train.yaml: the ``keys``, the preprocessing (the image's
+    steps of ``load_transforms``, interpolation modes aside) and the metadata's patch and channels.
+
+    Returns the two configs (train, inference) as loaded.
+    """
+    import json
+
+    import yaml
+
+    train, infer = (yaml.safe_load((bundle / "configs" / f).read_text()) for f in ("train.yaml", "inference.yaml"))
+    for key in keys:
+        assert infer[key] == train[key], key
+    for ours, theirs in zip(infer["preprocessing"]["transforms"], train["load_transforms"], strict=True):
+        assert ours["_target_"] == theirs["_target_"]
+        assert {k: v for k, v in ours.items() if k not in ("keys", "mode")} == {
+            k: v for k, v in theirs.items() if k not in ("keys", "mode")
+        }
+    meta = json.loads((bundle / "configs/metadata.json").read_text())
+    assert meta["network_data_format"]["inputs"]["image"]["spatial_shape"] == train["patch_size"]
+    assert len(meta["network_data_format"]["outputs"]["pred"]["channel_def"]) == train["network_def"]["out_channels"]
+    return train, infer

@@ -9,17 +9,12 @@ from pathlib import Path
 import nibabel as nib
 import numpy as np
 import pytest
-import yaml
 from ignite.engine import Events
 
 from tests.conftest import REPO_ROOT
-from tests.shipped_bundles.common import bundle_cmd, check_layout, run, verify_bundle
+from tests.shipped_bundles.common import bundle_cmd, check_inference_repeats_train, check_layout, run, verify_bundle
 
 BUNDLE = REPO_ROOT / "bundles/hippocampus"
-
-
-def load(name: str) -> dict:
-    return yaml.safe_load((BUNDLE / "configs" / name).read_text())
 
 
 def test_layout_and_links():
@@ -27,17 +22,7 @@ def test_layout_and_links():
 
 
 def test_inference_repeats_train_exactly():
-    train, infer = load("train.yaml"), load("inference.yaml")
-    for key in ("network_def", "patch_size", "spatial_dims", "pixdim", "inferer"):
-        assert infer[key] == train[key], key
-    for ours, theirs in zip(infer["preprocessing"]["transforms"], train["load_transforms"], strict=True):
-        assert ours["_target_"] == theirs["_target_"]
-        assert {k: v for k, v in ours.items() if k not in ("keys", "mode")} == {
-            k: v for k, v in theirs.items() if k not in ("keys", "mode")
-        }
-    meta = json.loads((BUNDLE / "configs/metadata.json").read_text())
-    assert meta["network_data_format"]["inputs"]["image"]["spatial_shape"] == train["patch_size"]
-    assert len(meta["network_data_format"]["outputs"]["pred"]["channel_def"]) == train["network_def"]["out_channels"]
+    train, _ = check_inference_repeats_train(BUNDLE, ("network_def", "patch_size", "spatial_dims", "pixdim", "inferer"))
     for key in ("bundle_root", "device", "dataset_dir", "output_dir", "network_def", "inferer", "preprocessing",
                 "postprocessing", "val_interval", "run", "training"):  # fmt: skip
         assert key in train, key

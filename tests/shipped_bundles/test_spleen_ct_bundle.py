@@ -10,18 +10,13 @@ import sys
 import numpy as np
 import pydicom
 import pytest
-import yaml
 
 from benchmarks.common import ct_training_set
 from tests.conftest import REPO_ROOT
-from tests.shipped_bundles.common import bundle_cmd, run
+from tests.shipped_bundles.common import bundle_cmd, check_inference_repeats_train, run
 
 BUNDLE = REPO_ROOT / "bundles/spleen_ct"
 UNET3D = [sys.executable, "-m", "unet3d.cli"]
-
-
-def load(name: str) -> dict:
-    return yaml.safe_load((BUNDLE / "configs" / name).read_text())
 
 
 def test_layout_links_and_no_weights():
@@ -36,16 +31,8 @@ def test_layout_links_and_no_weights():
 
 
 def test_inference_repeats_train_exactly():
-    train, infer = load("train.yaml"), load("inference.yaml")
-    for key in ("network_def", "patch_size", "spatial_dims", "pixdim", "hu_window", "inferer", "tta", "tta_flip_axes"):
-        assert infer[key] == train[key], key
-    for ours, theirs in zip(infer["preprocessing"]["transforms"], train["load_transforms"], strict=True):
-        assert ours["_target_"] == theirs["_target_"]
-        assert {k: v for k, v in ours.items() if k not in ("keys", "mode")} == {
-            k: v for k, v in theirs.items() if k not in ("keys", "mode")
-        }
-    meta = json.loads((BUNDLE / "configs/metadata.json").read_text())
-    assert meta["network_data_format"]["inputs"]["image"]["spatial_shape"] == train["patch_size"]
+    keys = ("network_def", "patch_size", "spatial_dims", "pixdim", "hu_window", "inferer", "tta", "tta_flip_axes")
+    check_inference_repeats_train(BUNDLE, keys)
 
 
 def test_verify_net_in_out_and_metadata():
