@@ -74,3 +74,16 @@ def check_inference_repeats_train(bundle, keys: tuple[str, ...]) -> tuple[dict, 
     assert meta["network_data_format"]["inputs"]["image"]["spatial_shape"] == train["patch_size"]
     assert len(meta["network_data_format"]["outputs"]["pred"]["channel_def"]) == train["network_def"]["out_channels"]
     return train, infer
+
+
+def run_recording_losses(workflow) -> tuple[object, list[float]]:
+    """Initialise and run a bundle's training ``ConfigWorkflow``; returns its trainer and the loss of
+    every iteration."""
+    from ignite.engine import Events
+
+    workflow.initialize()
+    trainer = workflow.parser.get_parsed_content("train#trainer")
+    losses: list[float] = []
+    trainer.add_event_handler(Events.ITERATION_COMPLETED, lambda e: losses.append(e.state.output["loss"].item()))
+    workflow.run()
+    return trainer, losses

@@ -13,11 +13,10 @@ import numpy as np
 import pytest
 import torch
 import yaml
-from ignite.engine import Events
 from PIL import Image
 
 from tests.conftest import REPO_ROOT
-from tests.shipped_bundles.common import bundle_cmd, check_layout, run, verify_bundle
+from tests.shipped_bundles.common import bundle_cmd, check_layout, run, run_recording_losses, verify_bundle
 
 BUNDLE = REPO_ROOT / "bundles/em"
 
@@ -74,11 +73,7 @@ def test_short_training_lowers_the_loss_and_writes_checkpoints(data_dir, tmp_pat
         dataset_dir=str(data_dir / "isbi2012/train"), output_dir=str(tmp_path),
         max_epochs=4, samples_per_epoch=4, val_interval=4, learning_rate=3e-3,
     )  # fmt: skip
-    wf.initialize()
-    trainer = wf.parser.get_parsed_content("train#trainer")
-    losses: list[float] = []
-    trainer.add_event_handler(Events.ITERATION_COMPLETED, lambda e: losses.append(e.state.output["loss"].item()))
-    wf.run()
+    _, losses = run_recording_losses(wf)
     first, last = np.mean(losses[:4]), np.mean(losses[-4:])
     assert len(losses) == 16 and last < 0.8 * first, losses
     assert (tmp_path / "checkpoints/checkpoint_epoch=4.pt").is_file()

@@ -6,13 +6,13 @@ from __future__ import annotations
 
 import pytest
 import torch
-from ignite.engine import Events
 from monai.bundle import ConfigParser, ConfigWorkflow
 from monai.data import DataLoader, ThreadDataLoader
 from monai.transforms import ToDeviced
 
 from benchmarks.common import ct_training_set
 from tests.conftest import REPO_ROOT
+from tests.shipped_bundles.common import run_recording_losses
 
 BUNDLES = ("em", "hippocampus", "nuclei", "spleen_ct")
 
@@ -93,10 +93,6 @@ def test_two_iterations_with_amp_on_the_cpu(bundle, datasets, tmp_path):
         bundle_root=str(REPO_ROOT / "bundles" / bundle), dataset_dir=datasets[bundle], output_dir=str(tmp_path),
         max_epochs=1, val_interval=1, amp=True, **small,
     )  # fmt: skip
-    wf.initialize()
-    trainer = wf.parser.get_parsed_content("train#trainer")
-    losses: list[float] = []
-    trainer.add_event_handler(Events.ITERATION_COMPLETED, lambda e: losses.append(e.state.output["loss"].item()))
-    wf.run()
+    trainer, losses = run_recording_losses(wf)
     assert trainer.amp and len(losses) == 2 and all(torch.isfinite(torch.tensor(losses))), losses
     assert (tmp_path / "checkpoints/checkpoint_epoch=1.pt").is_file()

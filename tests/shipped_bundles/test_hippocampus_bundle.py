@@ -9,10 +9,16 @@ from pathlib import Path
 import nibabel as nib
 import numpy as np
 import pytest
-from ignite.engine import Events
 
 from tests.conftest import REPO_ROOT
-from tests.shipped_bundles.common import bundle_cmd, check_inference_repeats_train, check_layout, run, verify_bundle
+from tests.shipped_bundles.common import (
+    bundle_cmd,
+    check_inference_repeats_train,
+    check_layout,
+    run,
+    run_recording_losses,
+    verify_bundle,
+)
 
 BUNDLE = REPO_ROOT / "bundles/hippocampus"
 
@@ -47,11 +53,7 @@ def test_short_training_lowers_the_loss_and_writes_checkpoints(data_dir, tmp_pat
         dataset_dir=str(data_dir / "msd_hippocampus"), output_dir=str(tmp_path), max_epochs=6, val_interval=6,
         **{"train#datalist": "$@datalist['training'][:4]", "validate#datalist": "$@datalist['validation'][:2]"},
     )  # fmt: skip
-    wf.initialize()
-    trainer = wf.parser.get_parsed_content("train#trainer")
-    losses: list[float] = []
-    trainer.add_event_handler(Events.ITERATION_COMPLETED, lambda e: losses.append(e.state.output["loss"].item()))
-    wf.run()
+    _, losses = run_recording_losses(wf)
     first, last = np.mean(losses[:4]), np.mean(losses[-4:])
     assert len(losses) == 12 and last < 0.85 * first, losses
     assert (tmp_path / "checkpoints/checkpoint_epoch=6.pt").is_file()

@@ -12,11 +12,10 @@ import numpy as np
 import pytest
 import torch
 import yaml
-from ignite.engine import Events
 from monai.bundle import ConfigParser
 
 from tests.conftest import REPO_ROOT
-from tests.shipped_bundles.common import bundle_cmd, check_layout, run, verify_bundle
+from tests.shipped_bundles.common import bundle_cmd, check_layout, run, run_recording_losses, verify_bundle
 
 BUNDLE = REPO_ROOT / "bundles/nuclei"
 AP50_BAR = 0.77  # a regression guard below the shipped model's figure (docs/README.md); the issue asks 0.80
@@ -69,11 +68,7 @@ def test_short_training_lowers_the_loss_and_writes_checkpoints(data_dir, tmp_pat
         dataset_dir=str(small_set(data_dir)), output_dir=str(tmp_path),
         max_epochs=4, samples_per_epoch=8, batch_size=2, val_interval=4, learning_rate=3e-3,
     )  # fmt: skip
-    wf.initialize()
-    trainer = wf.parser.get_parsed_content("train#trainer")
-    losses: list[float] = []
-    trainer.add_event_handler(Events.ITERATION_COMPLETED, lambda e: losses.append(e.state.output["loss"].item()))
-    wf.run()
+    _, losses = run_recording_losses(wf)
     first, last = np.mean(losses[:4]), np.mean(losses[-4:])
     assert len(losses) == 16 and last < 0.8 * first, losses
     assert (tmp_path / "checkpoints/checkpoint_epoch=4.pt").is_file()
