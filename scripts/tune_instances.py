@@ -2,9 +2,10 @@
 
 The network runs once per validation image (the bundle's own preprocessing, inferer and
 inversion, from ``train.yaml``); then every combination of ``threshold``, ``seed_threshold``,
-``min_size`` and ``expand`` of :func:`unet3d.transforms.instance_labels` is scored with
-:func:`unet3d.metrics.instance_scores`. Prints the best settings by mean AP@0.5 (ties: mean AP)
-and the figures of the bundle's current ones; the bundle's configs are not changed.
+``min_seed_size``, ``keep_unseeded``, ``min_size`` and ``expand`` of
+:func:`unet3d.transforms.instance_labels` is scored with :func:`unet3d.metrics.instance_scores`.
+Prints every combination's figures and the best by mean AP@0.5 (ties: mean AP); the bundle's
+configs are not changed.
 
     .venv/bin/python scripts/tune_instances.py --bundle bundles/nuclei --dataset_dir ../shared/data
 """
@@ -70,9 +71,11 @@ def main() -> None:
     ap.add_argument("--border_class", choices=["true", "false"], default=None, help="default: the bundle's")
     ap.add_argument("--override", nargs=2, action="append", default=[], metavar=("ID", "VALUE"),
                     help="a train.yaml setting, e.g. --override network_def#features '[32, 64, 128, 256]'")  # fmt: skip
-    ap.add_argument("--thresholds", type=float, nargs="+", default=[0.5, 0.6, 0.7, 0.8])
-    ap.add_argument("--seed-thresholds", type=float, nargs="+", default=[-1, 0.9], help="-1: none")
-    ap.add_argument("--min-sizes", type=int, nargs="+", default=[15, 30, 50])
+    ap.add_argument("--thresholds", type=float, nargs="+", default=[0.5, 0.6, 0.7])
+    ap.add_argument("--seed-thresholds", type=float, nargs="+", default=[-1, 0.8, 0.9], help="-1: none")
+    ap.add_argument("--min-seed-sizes", type=int, nargs="+", default=[0, 25], help="with seeds")
+    ap.add_argument("--keep-unseeded", choices=["true", "false"], nargs="+", default=["true", "false"])
+    ap.add_argument("--min-sizes", type=int, nargs="+", default=[15, 30])
     ap.add_argument("--expands", type=int, nargs="+", default=[0, 1])
     args = ap.parse_args()
     overrides = {} if args.border_class is None else {"border_class": args.border_class == "true"}
@@ -82,17 +85,25 @@ def main() -> None:
         except (ValueError, SyntaxError):  # a word: a string setting
             overrides[key] = value
     cases = probabilities(args.bundle, args.dataset_dir, args.weights, args.tta, overrides)
+    seeding = [(None, 0, True)] * (-1 in args.seed_thresholds) + [
+        (s, n, k == "true")
+        for s, n, k in itertools.product(args.seed_thresholds, args.min_seed_sizes, args.keep_unseeded)
+        if s >= 0
+    ]
     results = []
-    for t, s, m, e in itertools.product(args.thresholds, args.seed_thresholds, args.min_sizes, args.expands):
-        seed = None if s < 0 else s
-        scores = [instance_scores(truth, instance_labels(prob, t, seed, m, e, grow)) for _, truth, prob, grow in cases]
+    for t, (seed, n, keep), m, e in itertools.product(args.thresholds, seeding, args.min_sizes, args.expands):
+        settings = {"threshold": t, "seed_threshold": seed, "min_seed_size": n, "keep_unseeded": keep}
+        settings |= {"min_size": m, "expand": e}
+        scores = [
+            instance_scores(truth, instance_labels(prob, grow_into=grow, **settings)) for _, truth, prob, grow in cases
+        ]
         mean = {k: float(np.nanmean([sc[k] for sc in scores])) for k in scores[0]}
-        results.append(((t, seed, m, e), mean))
+        results.append((settings, mean))
         figures = ", ".join(f"{k} {v:.4f}" for k, v in mean.items())
-        print(f"threshold {t} seed {seed} min_size {m} expand {e}: {figures}")
+        print(" ".join(f"{k} {v}" for k, v in settings.items()) + f": {figures}")
     results.sort(key=lambda r: (r[1]["ap50"], r[1]["map"]), reverse=True)
-    (t, seed, m, e), best = results[0]
-    print(f"\nbest on {len(cases)} validation images: threshold {t}, seed_threshold {seed}, min_size {m}, expand {e}")
+    settings, best = results[0]
+    print(f"\nbest on {len(cases)} validation images: " + ", ".join(f"{k} {v}" for k, v in settings.items()))
     print("  " + ", ".join(f"{k} {v:.4f}" for k, v in best.items() if not math.isnan(v)))
 
 

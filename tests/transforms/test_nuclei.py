@@ -92,6 +92,20 @@ def test_touching_objects_are_split_where_the_probability_dips():
     assert merged.max() == 1
 
 
+def test_small_seeds_do_not_split_and_unseeded_objects_can_be_dropped():
+    yy, xx = np.mgrid[:40, :60]
+    disc = np.hypot(yy - 20, xx - 23) <= 8
+    prob = np.where(disc, 0.95, 0.05).astype(np.float32)
+    prob[disc & (xx == 29)] = 0.7  # cuts an 8 px fragment (x 30-31) off the disc's sure interior
+    prob[30:36, 45:51] = 0.7  # a 36 px object the network is nowhere sure of
+    settings = dict(threshold=0.5, seed_threshold=0.8, min_size=5, expand=0)
+    assert instance_labels(prob, **settings).max() == 3  # the disc split in two, and the unsure object
+    whole = instance_labels(prob, **settings, min_seed_size=10)
+    assert whole.max() == 2 and len(np.unique(whole[disc])) == 1 and whole[32, 47] > 0
+    sure = instance_labels(prob, **settings, min_seed_size=10, keep_unseeded=False)
+    assert sure.max() == 1 and (sure[disc] == 1).all() and (sure[~disc] == 0).all()
+
+
 def test_instance_ids_small_objects_and_growth():
     prob = disc_pair(30, 0.95)
     prob[2:4, 2:4] = 0.9  # 4 px speck

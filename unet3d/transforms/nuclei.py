@@ -171,6 +171,15 @@ class InstanceTargetd(MapTransform):
         return d
 
 
+def _drop_small(labels: np.ndarray, min_size: int) -> np.ndarray:
+    """``labels`` with the objects under ``min_size`` pixels set to 0 (in place)."""
+    if labels.max() > 0 and min_size > 1:
+        small = np.bincount(labels.ravel()) < min_size
+        small[0] = False
+        labels[small[labels]] = 0
+    return labels
+
+
 def instance_labels(
     prob: np.ndarray,
     threshold: float = 0.5,
@@ -178,13 +187,17 @@ def instance_labels(
     min_size: int = 15,
     expand: int = 1,
     grow_into: np.ndarray | None = None,
+    min_seed_size: int = 0,
+    keep_unseeded: bool = True,
 ) -> np.ndarray:
     """One id per object from a foreground probability map ``(H, W)`` or ``(D, H, W)``.
 
     The foreground is ``prob >= threshold``. Seeds are the connected components of the surer
-    interior ``prob >= seed_threshold``; each grows over the foreground by a watershed on the
-    probability, so touching objects that share one foreground component are split where the
-    probability dips between them. Foreground components without a seed keep their own id.
+    interior ``prob >= seed_threshold`` of at least ``min_seed_size`` pixels (smaller ones are
+    fragments of one object's interior, which would split it); each grows over the foreground by
+    a watershed on the probability, so touching objects that share one foreground component are
+    split where the probability dips between them. Foreground components without a seed keep
+    their own id, or are dropped (``keep_unseeded=False``: the network is nowhere sure of them).
     Objects below ``min_size`` pixels are dropped; the rest take the ``grow_into`` pixels they
     reach (a watershed on the probability: where a border class says two objects meet), then
     grow by ``expand`` pixels into the background (the network learnt to leave a gap where
@@ -200,6 +213,8 @@ def instance_labels(
         expand: pixels (voxels) each object grows into the background, without merging.
         grow_into: boolean mask of ``prob``'s shape that objects take over where they reach it
             (connected to them), split between touching objects by the watershed; ``None``: none.
+        min_seed_size: smallest seed, in pixels (voxels); ``0``: every seed.
+        keep_unseeded: keep the foreground components without a seed as objects.
 
     Returns:
         int32 array of ``prob``'s shape, 0 = background.
@@ -208,15 +223,12 @@ def instance_labels(
     foreground = prob >= threshold
     labels = connected_components(foreground, connectivity=1)
     if seed_threshold is not None and labels.max() > 0:
-        seeds = connected_components(prob >= max(seed_threshold, threshold), connectivity=1)
-        grown = watershed(-prob, markers=seeds, mask=foreground, connectivity=1)
-        unseeded = connected_components(foreground & (grown == 0), connectivity=1)
-        labels = np.where(unseeded > 0, unseeded + grown.max(), grown)
-    if labels.max() > 0 and min_size > 1:
-        sizes = np.bincount(labels.ravel())
-        small = sizes < min_size
-        small[0] = False
-        labels[small[labels]] = 0
+        seeds = _drop_small(connected_components(prob >= max(seed_threshold, threshold), connectivity=1), min_seed_size)
+        labels = watershed(-prob, markers=seeds, mask=foreground, connectivity=1)
+        if keep_unseeded:
+            unseeded = connected_components(foreground & (labels == 0), connectivity=1)
+            labels = np.where(unseeded > 0, unseeded + labels.max(), labels)
+    labels = _drop_small(labels, min_size)
     if grow_into is not None and labels.max() > 0:
         labels = watershed(-prob, markers=labels, mask=(labels > 0) | np.asarray(grow_into, bool), connectivity=1)
     if expand > 0 and labels.max() > 0:
@@ -237,7 +249,8 @@ class InstanceLabelsd(MapTransform):
     Args:
         keys: the prediction key (softmax probabilities).
         channel: the foreground (object interior) channel.
-        threshold, seed_threshold, min_size, expand: see :func:`instance_labels`.
+        threshold, seed_threshold, min_size, expand, min_seed_size, keep_unseeded: see
+            :func:`instance_labels`.
         border_channel: the channel of a border class (where touching objects meet), if the
             network has one: objects take the pixels where it is the most probable class.
 
@@ -256,11 +269,14 @@ class InstanceLabelsd(MapTransform):
         min_size: int = 15,
         expand: int = 1,
         border_channel: int | None = None,
+        min_seed_size: int = 0,
+        keep_unseeded: bool = True,
         allow_missing_keys: bool = False,
     ) -> None:
         super().__init__(keys, allow_missing_keys)
         self.channel, self.border_channel = channel, border_channel
         self.threshold, self.seed_threshold, self.min_size, self.expand = threshold, seed_threshold, min_size, expand
+        self.min_seed_size, self.keep_unseeded = min_seed_size, keep_unseeded
 
     def foreground_and_borders(self, probs: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
         """The foreground probability ``(*spatial)`` and the pixels objects take back (``None``
@@ -274,6 +290,9 @@ class InstanceLabelsd(MapTransform):
             pred = d[key]
             probs = pred.detach().cpu().numpy() if isinstance(pred, torch.Tensor) else np.asarray(pred)
             prob, grow_into = self.foreground_and_borders(probs)
-            ids = instance_labels(prob, self.threshold, self.seed_threshold, self.min_size, self.expand, grow_into)
+            ids = instance_labels(
+                prob, self.threshold, self.seed_threshold, self.min_size, self.expand, grow_into,
+                min_seed_size=self.min_seed_size, keep_unseeded=self.keep_unseeded,
+            )  # fmt: skip
             d[key] = convert_to_dst_type(ids[None].astype(np.float32), pred)[0]
         return d
