@@ -22,6 +22,8 @@ from monai.utils import convert_to_dst_type
 from skimage.measure import label as connected_components
 from skimage.segmentation import watershed
 
+from unet3d.transforms.nuclei import drop_small
+
 
 def membrane_mask(
     prob: np.ndarray, threshold: float = 0.5, seed_threshold: float | None = None, min_seed_size: int = 50
@@ -41,11 +43,7 @@ def membrane_mask(
     mask = prob >= threshold
     if seed_threshold is None:
         return mask.astype(np.uint8)
-    seeds = connected_components(prob < seed_threshold, connectivity=1)
-    sizes = np.bincount(seeds.ravel())
-    small = sizes < min_seed_size
-    small[0] = False
-    seeds[small[seeds]] = 0
+    seeds = drop_small(connected_components(prob < seed_threshold, connectivity=1), min_seed_size)
     if seeds.max() == 0:
         return mask.astype(np.uint8)
     basins = watershed(prob, markers=seeds, connectivity=1, watershed_line=True)

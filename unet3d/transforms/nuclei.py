@@ -171,8 +171,9 @@ class InstanceTargetd(MapTransform):
         return d
 
 
-def _drop_small(labels: np.ndarray, min_size: int) -> np.ndarray:
-    """``labels`` with the objects under ``min_size`` pixels set to 0 (in place)."""
+def drop_small(labels: np.ndarray, min_size: int) -> np.ndarray:
+    """``labels`` (int ids, 0 = background) with the objects under ``min_size`` pixels (voxels) set
+    to 0, in place."""
     if labels.max() > 0 and min_size > 1:
         small = np.bincount(labels.ravel()) < min_size
         small[0] = False
@@ -223,12 +224,12 @@ def instance_labels(
     foreground = prob >= threshold
     labels = connected_components(foreground, connectivity=1)
     if seed_threshold is not None and labels.max() > 0:
-        seeds = _drop_small(connected_components(prob >= max(seed_threshold, threshold), connectivity=1), min_seed_size)
+        seeds = drop_small(connected_components(prob >= max(seed_threshold, threshold), connectivity=1), min_seed_size)
         labels = watershed(-prob, markers=seeds, mask=foreground, connectivity=1)
         if keep_unseeded:
             unseeded = connected_components(foreground & (labels == 0), connectivity=1)
             labels = np.where(unseeded > 0, unseeded + labels.max(), labels)
-    labels = _drop_small(labels, min_size)
+    labels = drop_small(labels, min_size)
     if grow_into is not None and labels.max() > 0:
         labels = watershed(-prob, markers=labels, mask=(labels > 0) | np.asarray(grow_into, bool), connectivity=1)
     if expand > 0 and labels.max() > 0:
