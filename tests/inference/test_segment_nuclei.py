@@ -56,12 +56,16 @@ def test_touching_nuclei_come_out_as_separate_ids(data_dir, tmp_path):
 
 @pytest.mark.slow
 def test_any_microscope_and_bit_depth(data_dir, tmp_path):
-    """RGBA brightfield/H&E, 8-bit and 16-bit TIFF, a blank image: one id map each, in the input's shape."""
+    """RGBA brightfield/H&E, 8-bit and 16-bit TIFF, a blank image, images smaller than the network's
+    padding (1x1, a 3-row strip): one id map each, in the input's shape."""
     he, _ = dsb(data_dir, "00ae65c1c663")  # H&E, validation split
     hela = data_dir / "ctc_fluo_nuclei/N2DL-HeLa/img/t13.tif"  # 16 bit, validation frame
     blank = tmp_path / "blank.png"
     Image.new("L", (100, 80)).save(blank)
-    res = cli(str(he), str(hela), str(blank), "--output-dir", str(tmp_path / "out"))
+    Image.new("L", (1, 1), 200).save(tmp_path / "dot.png")
+    Image.open(he).crop((0, 0, 320, 3)).save(tmp_path / "strip.png")
+    small = [str(tmp_path / "dot.png"), str(tmp_path / "strip.png")]
+    res = cli(str(he), str(hela), str(blank), *small, "--output-dir", str(tmp_path / "out"))
     assert res.returncode == 0 and res.stderr.strip() == "", res.stderr[-2000:]
     he_ids = np.array(Image.open(tmp_path / "out" / f"{he.stem}_seg.png"))
     hela_ids = np.array(Image.open(tmp_path / "out/t13_seg.png"))
@@ -69,6 +73,8 @@ def test_any_microscope_and_bit_depth(data_dir, tmp_path):
     truth = np.array(Image.open(data_dir / "ctc_fluo_nuclei/N2DL-HeLa/gt/man_seg13.tif")).astype(np.int64)
     assert hela_ids.shape == truth.shape and instance_scores(truth, hela_ids)["ap50"] > 0.6
     assert np.array(Image.open(tmp_path / "out/blank_seg.png")).max() == 0
+    assert np.array(Image.open(tmp_path / "out/dot_seg.png")).shape == (1, 1)
+    assert np.array(Image.open(tmp_path / "out/strip_seg.png")).shape == (3, 320)
 
 
 @pytest.mark.parametrize(
