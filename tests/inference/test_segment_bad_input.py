@@ -63,6 +63,24 @@ def nan_nifti(data: Path, tmp: Path) -> list[str]:
     return [str(tmp / "nan.nii.gz"), "--output-dir", str(tmp / "out"), "--bundle", str(HIPPO)]
 
 
+def nifti_of(array: np.ndarray, tmp: Path, name: str) -> list[str]:
+    nib.save(nib.Nifti1Image(array, np.eye(4)), tmp / name)
+    return [str(tmp / name), "--output-dir", str(tmp / "out"), "--bundle", str(HIPPO)]
+
+
+def complex_nifti(data: Path, tmp: Path) -> list[str]:
+    array = np.asarray(nib.load(volume(data, tmp)).dataobj, np.float32)
+    return nifti_of(array + 1j * array, tmp, "complex.nii.gz")
+
+
+def rgb_nifti(data: Path, tmp: Path) -> list[str]:
+    return nifti_of(np.zeros((30, 40, 30), dtype=[("R", "u1"), ("G", "u1"), ("B", "u1")]), tmp, "rgb.nii.gz")
+
+
+def nifti_without_voxels(data: Path, tmp: Path) -> list[str]:
+    return nifti_of(np.zeros((30, 0, 30), np.float32), tmp, "novoxels.nii.gz")
+
+
 def output_dir_is_a_file(data: Path, tmp: Path) -> list[str]:
     (tmp / "out").write_text("a file")
     return [str(slice_png(data, tmp)), "--output-dir", str(tmp / "out")]
@@ -120,6 +138,9 @@ CASES: list[tuple[Callable[[Path, Path], list[str]], int, str, list[str]]] = [
     (rgb_png_for_gray_bundle, 1, "error: {tmp}/colour.png: RGB image; this bundle takes", ["out/colour_seg.png"]),
     (empty_nifti, 1, "error: {tmp}/empty.nii.gz: cannot read", ["out/empty_seg.nii.gz"]),
     (nan_nifti, 1, "error: {tmp}/nan.nii.gz: image contains NaN", ["out/nan_seg.nii.gz"]),
+    (complex_nifti, 1, "error: {tmp}/complex.nii.gz: complex voxels (complex64)", ["out/complex_seg.nii.gz"]),
+    (rgb_nifti, 1, "error: {tmp}/rgb.nii.gz: RGB voxels", ["out/rgb_seg.nii.gz"]),
+    (nifti_without_voxels, 1, "error: {tmp}/novoxels.nii.gz: empty image (no voxels)", ["out/novoxels_seg.nii.gz"]),
     (output_dir_is_a_file, 1, "error: {tmp}/out: output folder is an existing file", []),
     (output_dir_below_a_file, 1, "error: {tmp}/file/out: cannot create the output folder", ["file/out"]),
     (dicom_with_a_missing_slice, 1, "error: {tmp}/series: slices are not evenly spaced", ["out/series_seg.dcm"]),

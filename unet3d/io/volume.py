@@ -121,8 +121,13 @@ def read_nifti(path: Path, color: bool = False, **_: Any) -> Volume:
     import nibabel as nib
     from monai.transforms import LoadImage
 
+    header = nib.load(str(path)).header
+    dtype = header.get_data_dtype()
+    if dtype.kind == "c" or dtype.names:  # LoadImage would drop the imaginary part or fail to cast
+        kind = "complex" if dtype.kind == "c" else "RGB"
+        raise InputError(f"{path}: {kind} voxels ({dtype}); expected one real intensity per voxel")
     image = LoadImage(image_only=True, dtype=np.float32)(str(path))
-    return Volume(image=image, kind="nifti", path=path, nifti_header=nib.load(str(path)).header)
+    return Volume(image=image, kind="nifti", path=path, nifti_header=header)
 
 
 def read_itk(path: Path, **_: Any) -> Volume:
@@ -192,9 +197,9 @@ def read_volume(
             :func:`unet3d.io.dicom.check_spacing`) instead of refusing it.
 
     Raises:
-        InputError: unreadable or truncated file, more than one channel or a 4D volume, NaN or
-            infinite intensities, an empty DICOM folder or several series without ``series_uid``,
-            a stack of 2D images.
+        InputError: unreadable or truncated file, more than one channel or a 4D volume, no voxels,
+            complex or RGB voxels, NaN or infinite intensities, an empty DICOM folder or several
+            series without ``series_uid``, a stack of 2D images.
     """
     import torch
 
@@ -210,6 +215,8 @@ def read_volume(
     except Exception as e:  # readers raise many types for damaged files
         raise InputError(f"{p}: cannot read ({read_error_reason(e)})") from e
     image, kind = volume.image, volume.kind
+    if image.numel() == 0:
+        raise InputError(f"{p}: empty image (no voxels)")
     expected = 2 if kind == "image2d" else 3
     if color and kind == "image2d" and image.ndim == 3 and image.shape[-1] in (2, 3, 4):
         expected = 3
