@@ -81,6 +81,10 @@ def test_bad_inputs_are_named(data_dir, tmp_path):
     nib.save(nib.Nifti1Image(np.zeros((8, 8, 8, 2), np.float32), np.eye(4)), four)
     with pytest.raises(InputError, match=r"four\.nii\.gz: shape \(8, 8, 8, 2\) has extra channels"):
         read_volume(four)
+    flat = tmp_path / "flat.nii.gz"
+    nib.save(nib.Nifti1Image(np.zeros((8, 8), np.float32), np.eye(4)), flat)
+    with pytest.raises(InputError, match=r"flat\.nii\.gz: shape \(8, 8\) has only 2 dimensions; expected a single"):
+        read_volume(flat)
     plain = tmp_path / "plain.nii"
     plain.write_bytes(gzip.decompress(src.read_bytes()))
     assert read_volume(plain).kind == "nifti"

@@ -221,10 +221,8 @@ def read_volume(
     if color and kind == "image2d" and image.ndim == 3 and image.shape[-1] in (2, 3, 4):
         expected = 3
     if image.ndim != expected:
-        what = "channels or time points" if image.ndim > expected else "dimensions"
-        raise InputError(
-            f"{p}: shape {tuple(image.shape)} has extra {what}; expected a single-channel {expected}D image"
-        )
+        what = "extra channels or time points" if image.ndim > expected else f"only {image.ndim} dimensions"
+        raise InputError(f"{p}: shape {tuple(image.shape)} has {what}; expected a single-channel {expected}D image")
     if not torch.isfinite(image).all():
         raise InputError(f"{p}: image contains NaN or infinite values")
     return volume
