@@ -91,3 +91,34 @@ def test_bad_inputs_are_named(data_dir, tmp_path):
     (tmp_path / "empty").mkdir()
     with pytest.raises(InputError, match="no DICOM image series"):
         read_volume(tmp_path / "empty")
+
+
+def test_palette_images_are_read_as_the_colours_they_show(data_dir, tmp_path):
+    """A palette PNG holds indices into a colour table; the reader must return the colours."""
+    from PIL import Image
+
+    from tests.conftest import REPO_ROOT
+
+    gray = Image.open(data_dir / "isbi2012/train/images/slice_20.png").convert("L")
+    indexed = Image.fromarray(255 - np.asarray(gray))  # index i shows gray 255 - i
+    indexed = Image.frombytes("P", gray.size, indexed.tobytes())
+    indexed.putpalette([v for i in range(256) for v in (255 - i,) * 3])
+    indexed.save(tmp_path / "gray_palette.png")
+    np.testing.assert_array_equal(np.asarray(read_volume(tmp_path / "gray_palette.png").image).T, np.asarray(gray))
+    # a colour palette: RGB for a colour bundle, refused by a gray one
+    colours = Image.frombytes("P", gray.size, (np.asarray(gray) // 64).astype(np.uint8).tobytes())
+    colours.putpalette([0, 0, 0, 255, 0, 0, 0, 255, 0, 0, 0, 255] + [0] * 756)
+    colours.save(tmp_path / "colour_palette.png")
+    rgb = np.asarray(read_volume(tmp_path / "colour_palette.png", color=True).image)
+    np.testing.assert_array_equal(rgb.transpose(1, 0, 2), np.asarray(colours.convert("RGB")))
+    with pytest.raises(InputError, match=r"colour_palette\.png: RGB image; this bundle takes single-channel"):
+        read_volume(tmp_path / "colour_palette.png")
+    # the nuclei bundle's own preprocessing (monai.bundle run inference.yaml) reads it the same way
+    from monai.bundle import ConfigParser
+
+    parser = ConfigParser()
+    parser.read_config(REPO_ROOT / "bundles/nuclei/configs/inference.yaml")
+    parser["bundle_root"] = str(REPO_ROOT / "bundles/nuclei")
+    load = parser.get_parsed_content("preprocessing").transforms[0]
+    np.testing.assert_array_equal(np.asarray(load({"image": str(tmp_path / "gray_palette.png")})["image"]).T,
+                                  np.asarray(gray))  # fmt: skip

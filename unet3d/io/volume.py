@@ -83,7 +83,7 @@ def _from_sitk(image, path: Path):
 
 
 # PIL modes of 2D images: one channel, and colour ones (read with ``color=True``)
-GRAY_MODES = ("1", "L", "P", "I", "I;16", "I;16B", "I;16L", "I;16N", "F")
+GRAY_MODES = ("1", "L", "I", "I;16", "I;16B", "I;16L", "I;16N", "F")
 COLOR_MODES = ("LA", "RGB", "RGBA")
 
 
@@ -99,6 +99,25 @@ def read_error_reason(error: Exception) -> str:
     return f"{type(error).__name__}: {text}"
 
 
+def palette_to_colours(image: Any) -> Any:
+    """A converter for MONAI's ``PILReader``: a palette ("P") image becomes the colours it shows.
+
+    PIL reads a palette image as its palette indices, which are not intensities (ImageJ, for
+    one, saves 8-bit images with a colour lookup table this way), so the image is converted: to
+    gray ("L", or "LA" with transparency) when every pixel's colour is a gray, else to RGB(A).
+    Other modes pass through. Only for images: a label map stored with a palette holds its ids
+    in the indices.
+    """
+    if image.mode != "P":
+        return image
+    alpha = "transparency" in image.info
+    colour = image.convert("RGBA" if alpha else "RGB")
+    rgb = np.asarray(colour)[..., :3]
+    if (rgb[..., 0] == rgb[..., 1]).all() and (rgb[..., 1] == rgb[..., 2]).all():
+        return colour.convert("LA" if alpha else "L")
+    return colour
+
+
 def _check_image2d(path: Path, color: bool) -> None:
     """Refuse stacks and channel layouts that a 2D bundle cannot read, naming them."""
     from PIL import Image, UnidentifiedImageError
@@ -106,6 +125,8 @@ def _check_image2d(path: Path, color: bool) -> None:
     try:
         with Image.open(path) as im:
             frames, mode = getattr(im, "n_frames", 1), im.mode  # headers only: LoadImage decodes
+            if mode == "P":
+                mode = palette_to_colours(im).mode  # what the reader will make of it
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as e:
         raise InputError(f"{path}: cannot read ({read_error_reason(e)})") from e
     if frames > 1:
@@ -152,7 +173,10 @@ def read_image2d(path: Path, color: bool = False, **_: Any) -> Volume:
     from monai.transforms import LoadImage
 
     _check_image2d(path, color)
-    image = LoadImage(image_only=True, dtype=np.float32, reader="PILReader")(str(path))
+    from monai.data import PILReader
+
+    reader = PILReader(converter=palette_to_colours)
+    image = LoadImage(image_only=True, dtype=np.float32, reader=reader)(str(path))
     return Volume(image=image, kind="image2d", path=path)
 
 
