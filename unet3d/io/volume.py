@@ -143,7 +143,7 @@ def read_nifti(path: Path, color: bool = False, **_: Any) -> Volume:
     from monai.transforms import LoadImage
 
     header = nib.load(str(path)).header
-    dtype = header.get_data_dtype()
+    dtype = np.dtype(header.get_data_dtype())  # type: ignore[attr-defined]  # a NIfTI header has it
     if dtype.kind == "c" or dtype.names:  # LoadImage would drop the imaginary part or fail to cast
         kind = "complex" if dtype.kind == "c" else "RGB"
         raise InputError(f"{path}: {kind} voxels ({dtype}); expected one real intensity per voxel")
