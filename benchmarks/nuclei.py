@@ -19,7 +19,12 @@ validation split and printed side by side, overall and per data set.
 time per image with start-up excluded: ``(T(n images) - T(1 image)) / (n - 1)``, each in a fresh
 process, median of ``--repeats``.
 
+**Large images** (``--large N``): one NxN image (a HeLa validation frame tiled), seconds and peak
+memory (the process's maximum RSS) with the shipped ``max_window`` and with the whole image in one
+window, each in a fresh process.
+
     .venv/bin/python benchmarks/nuclei.py                     # speed only (a minute)
+    .venv/bin/python benchmarks/nuclei.py --repeats 0 --large 4000   # memory of a large image
     .venv/bin/python benchmarks/nuclei.py --quality           # + baseline training and both evaluations
 """
 
@@ -134,6 +139,28 @@ def speed(dataset_dir: Path, n: int, repeats: int) -> None:
           f"(median of {repeats}; min {min(per_image):.3f}, max {max(per_image):.3f})")  # fmt: skip
 
 
+def large(dataset_dir: Path, size: int) -> None:
+    import numpy as np
+    from PIL import Image
+
+    frame = np.asarray(Image.open(dataset_dir / "ctc_fluo_nuclei/N2DL-HeLa/img/t13.tif"))
+    tiled = np.tile(frame, (size // frame.shape[0] + 1, size // frame.shape[1] + 1))[:size, :size]
+    with tempfile.TemporaryDirectory() as tmp:
+        image = Path(tmp) / f"hela_{size}.tif"
+        Image.fromarray(tiled).save(image)
+        for name, overrides in (("shipped max_window", {}), ("one window", {"max_window": [size + 8] * 2})):
+            code = (
+                "import resource, time; import unet3d; from unet3d.inference import BundlePredictor; "
+                f"p = BundlePredictor({str(BUNDLE)!r}, device='cpu', overrides={overrides!r}); "
+                f"t = time.perf_counter(); unet3d.segment([{str(image)!r}], p, {str(Path(tmp) / name)!r}); "
+                "print(time.perf_counter() - t, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20)"
+            )
+            res = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True)
+            seconds, peak_gb = (float(v) for v in res.stdout.split()[-2:])
+            ids = int(np.asarray(Image.open(next((Path(tmp) / name).iterdir()))).max())
+            print(f"{size}x{size} px, {name}: {seconds:.1f} s, peak RSS {peak_gb:.2f} GB, {ids} nuclei", flush=True)
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--dataset-dir", type=Path, default=DATA)
@@ -142,9 +169,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--out", type=Path, default=REPO / "runs" / "nuclei_benchmark")
     parser.add_argument("--images", type=int, default=8, help="images in the speed folder")
     parser.add_argument("--repeats", type=int, default=3, help="speed repeats; 0 skips the speed part")
+    parser.add_argument("--large", type=int, default=0, metavar="N", help="peak memory of an NxN image; 0: skip")
     args = parser.parse_args(argv)
     if args.repeats > 0:
         speed(args.dataset_dir, args.images, args.repeats)
+    if args.large > 0:
+        large(args.dataset_dir, args.large)
     if args.quality:
         args.out.mkdir(parents=True, exist_ok=True)
         quality(args.dataset_dir, args.baseline_dir, args.out)

@@ -173,7 +173,11 @@ class InstanceTargetd(MapTransform):
 
 def drop_small(labels: np.ndarray, min_size: int) -> np.ndarray:
     """``labels`` (int ids, 0 = background) with the objects under ``min_size`` pixels (voxels) set
-    to 0, in place."""
+    to 0, in place.
+
+    Not ``skimage.morphology.remove_small_objects``: its size argument changed meaning between the
+    versions this project allows (``min_size``, deprecated in 0.26, against ``max_size``), and it
+    warns on arrays with a single label, which would reach ``unet3d segment``'s stderr."""
     if labels.max() > 0 and min_size > 1:
         small = np.bincount(labels.ravel()) < min_size
         small[0] = False
