@@ -46,3 +46,17 @@ def test_tta_on_a_bundle_without_it_is_one_line(data_dir, tmp_path, capsys):
 
     for name in ("em", "hippocampus", "nuclei"):  # the shipped ones accept it
         assert BundleLayout(REPO_ROOT / "bundles" / name).inference_parser(tta=True)["tta"] is True
+
+
+def test_modality_reaches_the_nuclei_bundle_and_is_refused_elsewhere(data_dir, tmp_path, capsys):
+    """--modality sets the nuclei bundle's `modality` key; a bundle without one refuses it in one line."""
+    from unet3d.inference import BundleLayout
+
+    parser = BundleLayout(REPO_ROOT / "bundles/nuclei").inference_parser(modality="stained")
+    assert parser.get_parsed_content("preprocessing").transforms[2].modality == "stained"
+    image, out = data_dir / "isbi2012/test/images/slice_00.png", tmp_path / "out"
+    code = main(["segment", str(image), "--bundle", str(REPO_ROOT / "bundles/em"), "--output-dir", str(out),
+                 "--modality", "fluorescence"])  # fmt: skip
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 1 and len(err) == 1 and "this bundle takes no image modality" in err[0], err
+    assert not out.exists() or not any(out.iterdir())

@@ -78,6 +78,7 @@ def _segment(args: argparse.Namespace) -> int:
             device=device,
             overwrite=args.overwrite,
             tta=args.tta,
+            modality=args.modality,
             folds=args.folds,
             precision=args.precision,
             probabilities=args.probabilities,
@@ -200,6 +201,14 @@ def build_parser() -> argparse.ArgumentParser:
         action=argparse.BooleanOptionalAction,
         default=None,
         help="test-time augmentation on (slower) or off (default: the bundle's own setting)",
+    )
+    p.add_argument(
+        "--modality",
+        choices=["auto", "fluorescence", "brightfield", "stained"],
+        default=None,
+        help="the kind of microscopy image, for bundles that take one (nuclei): fluorescence (bright nuclei), "
+        "brightfield (gray, dark nuclei), stained (colour: H&E and other hematoxylin stains); default: the "
+        "bundle's own (nuclei: decided per image from its pixels)",
     )
     p.add_argument(
         "--folds",

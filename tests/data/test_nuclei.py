@@ -18,19 +18,50 @@ def shared_datalist(data_dir):
     return nuclei_datalist(data_dir)
 
 
-def test_split_mixes_sources_is_disjoint_and_flags_binary_truth(shared_datalist):
+def test_grouped_split_holds_out_whole_sources_of_every_kind(shared_datalist):
     train, val = shared_datalist["training"], shared_datalist["validation"]
     assert not {e["image"] for e in train} & {e["image"] for e in val}
-    assert len(train) + len(val) == 654 + 28
-    sources = Counter(e["source"] for e in val)
-    assert set(sources) == {"dsb2018_nuclei", "ctc_fluo_nuclei/N2DH-GOWT1", "ctc_fluo_nuclei/N2DL-HeLa",
-                            "ctc_fluo_nuclei/NIH3T3"}  # fmt: skip
-    assert 0.1 < sources["dsb2018_nuclei"] / 654 < 0.3
+    assert len(train) + len(val) == 654 + 28 + 37
     for entry in train + val:
         assert entry["instances"] == (entry["source"] != "ctc_fluo_nuclei/NIH3T3"), entry
-    # img/ + gt/ folders: every 7th pair from the first (val_fraction 0.15)
-    assert {e["image"].rsplit("/", 1)[1] for e in val if "N2D" in e["source"]} == {"t01.tif", "t13.tif"}
-    assert sources["ctc_fluo_nuclei/NIH3T3"] == 3
+    # every kind of image is validated, from acquisitions that training never saw: no TCGA
+    # tissue source site, CTC data set or DSB2018 image size on both sides (the exceptions: an
+    # acquisition that is a stratum's only one, split by field instead; and a few DSB2018 crops
+    # moved to training because they share content with a training image)
+    assert {e["modality"] for e in val} == {"fluorescence", "brightfield", "stained"}
+    assert any(e["source"].startswith("he_nuclei") for e in val)
+    strata_units = defaultdict(set)
+    for e in train + val:
+        strata_units[e["unit"].rsplit(":", 1)[0]].add(e["unit"])
+    shared = {e["unit"] for e in train} & {e["unit"] for e in val}
+    moved = Counter(e["unit"] for e in train if e["unit"] in shared)
+    held_out = Counter(e["unit"] for e in val if e["unit"] in shared)
+    for unit in shared:
+        if len(strata_units[unit.rsplit(":", 1)[0]]) > 1:
+            assert unit.startswith("dsb2018_nuclei") and moved[unit] <= 0.1 * held_out[unit], unit
+    assert {u for u in {e["unit"] for e in val} if u.startswith("he_nuclei")} <= {
+        u for u in strata_units["he_nuclei:stained"] if u not in {e["unit"] for e in train}
+    }
+    sources = Counter(e["source"].split("/")[0] for e in val)
+    assert 0.1 < sources["dsb2018_nuclei"] / 654 < 0.3 and 0.1 < sources["he_nuclei"] / 37 < 0.3
+
+
+def test_random_split_keeps_the_earlier_rule(data_dir, tmp_path):
+    """split="random": the last annotated frame of a sequence, every 7th pair of a folder."""
+    for name in ("N2DH-GOWT1", "NIH3T3"):
+        shutil.copytree(data_dir / "ctc_fluo_nuclei" / name, tmp_path / name)
+    val = nuclei_datalist(tmp_path, split="random")["validation"]
+    names = sorted(e["image"].rsplit("/", 1)[1] for e in val)
+    assert names[-1] == "t01.tif" and len(names) == 4 and names[0] == "dna-0.png"  # 18 NIH3T3 pairs: 3
+    # each a data set of its own (one acquisition each): split by field, as the random split
+    assert nuclei_datalist(tmp_path)["validation"] == val
+    # two acquisitions of one data set: one held out whole (both exceed 1.5 x 15%: the smaller)
+    shutil.move(tmp_path / "N2DH-GOWT1", tmp_path / "ctc" / "N2DH-GOWT1")
+    shutil.move(tmp_path / "NIH3T3", tmp_path / "ctc" / "NIH3T3")
+    grouped = nuclei_datalist(tmp_path)["validation"]
+    assert {e["source"] for e in grouped} == {"ctc/N2DH-GOWT1"} and len(grouped) == 6
+    with pytest.raises(DatasetError, match="split 'fields'"):
+        nuclei_datalist(tmp_path, split="fields")
 
 
 def test_overlapping_crops_stay_on_one_side(data_dir, shared_datalist):

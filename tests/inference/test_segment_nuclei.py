@@ -15,8 +15,10 @@ from unet3d.inference import segment
 from unet3d.metrics import instance_scores
 
 BUNDLE = REPO_ROOT / "bundles/nuclei"
-# validation-split DSB2018 images (never trained on): fluorescence, 520x696, many touching nuclei
-TOUCHING = "6fe2df6de1d962b90146c822bcefc84d0d3d6926fdfbacd3acdc9de830ee5622"
+# grouped validation split (acquisitions never trained on): DSB2018 fluorescence, 260x347 px, many
+# touching nuclei; H&E breast tissue at 40x (TCGA site A7), 1000x1000 px
+TOUCHING = "9bb6e39d5f4415bc7554842ee5d1280403a602f2ba56122b87f453a62d37c06e"
+TISSUE = "he_nuclei/monuseg2018_train/TCGA-A7-A13E-01Z-00-DX1"
 
 
 def dsb(data_dir, prefix: str):
@@ -50,16 +52,37 @@ def test_touching_nuclei_come_out_as_separate_ids(data_dir, tmp_path):
 
     found = [(best_match(a), best_match(b)) for a, b in sorted(pairs)]
     separated = sum(1 for a, b in found if a and b and a != b)
-    assert separated >= 0.8 * len(pairs), (separated, len(pairs))
-    assert instance_scores(truth, ids)["ap50"] > 0.7
+    # release 0.3.0 on this held-out acquisition: 27 of 55 pairs separated, AP@0.5 0.63 (a
+    # regression guard, not a quality claim: touching nuclei of unseen labs are issue #28's work)
+    assert separated >= 0.45 * len(pairs), (separated, len(pairs))
+    assert instance_scores(truth, ids)["ap50"] > 0.55
+
+
+@pytest.mark.slow
+def test_h_and_e_tissue_gives_nuclei_not_lumen(data_dir, tmp_path):
+    """Dense H&E tissue: the objects lie on the nuclei, and the white lumen between the tissue
+    stays background (with inverted luma, lumen came out as nuclei)."""
+    case = data_dir / TISSUE
+    image = case / "images" / f"{case.name}.png"
+    (out,) = segment([image], BUNDLE, tmp_path)
+    ids = np.array(Image.open(out)).astype(np.int64)
+    truth = np.array(Image.open(case / "mask_instances_derived.png")).astype(np.int64)
+    rgb = np.asarray(Image.open(image).convert("RGB"), np.float32)
+    luma = rgb @ np.array([0.299, 0.587, 0.114], np.float32)
+    lumen = (luma > np.percentile(luma, 95)) & (truth == 0)
+    assert lumen.sum() > 10_000
+    assert (ids[lumen] > 0).mean() < 0.05  # release 0.3.0: 0.0002
+    assert (truth[ids > 0] > 0).mean() > 0.6  # most of what is called nucleus is nucleus (0.70)
+    assert ids.max() > 0.5 * truth.max()
+    assert instance_scores(truth, ids)["ap50"] > 0.4
 
 
 @pytest.mark.slow
 def test_any_microscope_and_bit_depth(data_dir, tmp_path):
     """RGBA brightfield/H&E, 8-bit and 16-bit TIFF, a blank image, images smaller than the network's
     padding (1x1, a 3-row strip): one id map each, in the input's shape."""
-    he, _ = dsb(data_dir, "00ae65c1c663")  # H&E, validation split
-    hela = data_dir / "ctc_fluo_nuclei/N2DL-HeLa/img/t13.tif"  # 16 bit, validation frame
+    he, _ = dsb(data_dir, "00ae65c1c663")  # stained cells (RGBA), validation split
+    hela = data_dir / "ctc_fluo_nuclei/N2DL-HeLa/img/t13.tif"  # 16 bit
     blank = tmp_path / "blank.png"
     Image.new("L", (100, 80)).save(blank)
     Image.new("L", (1, 1), 200).save(tmp_path / "dot.png")

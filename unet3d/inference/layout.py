@@ -158,7 +158,7 @@ class BundleLayout:
         """Whether the masks hold one id per object (``mask_dtype`` ``uint16``)."""
         return self.mask_dtype == "uint16"
 
-    def inference_parser(self, tta: bool | None = None, **overrides: Any) -> Any:
+    def inference_parser(self, tta: bool | None = None, modality: str | None = None, **overrides: Any) -> Any:
         """A MONAI ``ConfigParser`` of ``configs/inference.yaml`` with ``bundle_root`` set to this
         folder (not the working directory) and ``overrides`` applied (e.g. ``device``,
         ``output_dir``); what the predictor and the bundles' ``evaluate.yaml`` build the shipped
@@ -166,10 +166,13 @@ class BundleLayout:
 
         Args:
             tta: set the config's ``tta`` key; ``None`` keeps the bundle's default.
+            modality: set the config's ``modality`` key (the kind of microscopy image, e.g. the
+                nuclei bundle's ``fluorescence``, ``brightfield``, ``stained``); ``None`` keeps
+                the bundle's default (``auto``).
             overrides: config ids and values.
 
         Raises:
-            ValueError: ``tta`` is asked for but the bundle has no ``tta`` key.
+            ValueError: ``tta`` or ``modality`` is asked for but the bundle has no such key.
         """
         from monai.bundle import ConfigParser
 
@@ -182,6 +185,10 @@ class BundleLayout:
             parser["tta"] = bool(tta)
         elif tta:
             raise ValueError(f"{self.root}: this bundle has no test-time augmentation (no `tta` key)")
+        if modality is not None:
+            if "modality" not in parser:
+                raise ValueError(f"{self.root}: this bundle takes no image modality (no `modality` key)")
+            parser["modality"] = modality
         return parser
 
     def __repr__(self) -> str:

@@ -85,6 +85,8 @@ class BundlePredictor:
         device: ``"cpu"``, ``"cuda"``, ...; the first GPU if available when ``None``.
         tta: switch the bundle's test-time augmentation (its ``tta`` config key) on or off;
             ``None`` keeps the bundle's default.
+        modality: the kind of image for bundles with a ``modality`` key (nuclei: ``fluorescence``,
+            ``brightfield``, ``stained``); ``None`` keeps the bundle's (``auto``: decided per image).
         inferer: an inferer to use instead of the bundle's (any MONAI ``Inferer``).
         overlap: the bundle's sliding-window overlap, a fraction of the window (0 to <1).
         mode: the bundle's window blending, ``"gaussian"`` or ``"constant"``.
@@ -106,7 +108,7 @@ class BundlePredictor:
 
     Raises:
         FileNotFoundError: the bundle has no ``configs/inference.yaml``, metadata or ``models/model.pt``.
-        ValueError: ``tta`` is asked for but the bundle has no ``tta`` key; an inferer setting the
+        ValueError: ``tta`` or ``modality`` is asked for but the bundle has no such key; an inferer setting the
             bundle's inferer does not take; weights that do not fit the network; an unknown precision.
 
     Example::
@@ -122,6 +124,7 @@ class BundlePredictor:
         bundle: str | os.PathLike | BundleLayout,
         device: str | torch.device | None = None,
         tta: bool | None = None,
+        modality: str | None = None,
         inferer: Any = None,
         overlap: float | None = None,
         mode: str | None = None,
@@ -139,7 +142,7 @@ class BundlePredictor:
             raise ValueError(f"precision {self.precision!r}: use one of {', '.join(PRECISIONS)}")
         self.freeze_min_windows = freeze_min_windows
         settings = {**(overrides or {}), "device": f"$torch.device('{self.device}')"}
-        parser = self.layout.inference_parser(tta=tta, **settings)
+        parser = self.layout.inference_parser(tta=tta, modality=modality, **settings)
         network = parser.get_parsed_content("network_def")
         if weights is not None and folds is not None:
             raise ValueError("give either folds (the bundle's fold models) or weights (files), not both")

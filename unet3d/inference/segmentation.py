@@ -133,6 +133,7 @@ def segment(
     device: str | None = None,
     overwrite: bool = False,
     tta: bool | None = None,
+    modality: str | None = None,
     folds: Sequence[int] | None = None,
     precision: str | None = None,
     probabilities: bool = False,
@@ -161,6 +162,8 @@ def segment(
         device: torch device; the first GPU if available when ``None``.
         overwrite: replace existing outputs.
         tta: the bundle's test-time augmentation on or off; ``None`` keeps the bundle's default.
+        modality: the kind of image for bundles that take one (nuclei: ``fluorescence``,
+            ``brightfield``, ``stained``); ``None``: the bundle's default (nuclei: decided per image).
         folds: the fold models to average when the bundle ships ``models/fold_K.pt``; ``None``: all.
         precision: the network's arithmetic, ``fp32``, ``fp16`` or ``bf16``; ``None``: fp16 on CUDA,
             fp32 on the CPU (see :class:`BundlePredictor`).
@@ -202,11 +205,11 @@ def segment(
         for target in [out, probabilities_path(out, layout.spatial_dims)] if probabilities else [out]:
             if target.exists() and not overwrite:
                 raise FileExistsError(f"{target}: output exists")
-    if isinstance(bundle, BundlePredictor) and any(v is not None for v in (device, tta, folds, precision)):
-        raise ValueError("device, tta, folds and precision are settings of the predictor passed as bundle")
+    if isinstance(bundle, BundlePredictor) and any(v is not None for v in (device, tta, modality, folds, precision)):
+        raise ValueError("device, tta, modality, folds and precision are settings of the predictor passed as bundle")
     prepare_output_dir(output_dir)
     if predictor is None:
-        predictor = BundlePredictor(layout, device=device, tta=tta, folds=folds, precision=precision)
+        predictor = BundlePredictor(layout, device=device, tta=tta, modality=modality, folds=folds, precision=precision)
     names, codes = layout.channel_def, layout.dicom_seg_codes
     written: list[Path] = []
     failures: list[tuple[Path, InputError]] = []

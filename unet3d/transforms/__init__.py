@@ -4,14 +4,8 @@ versions of two MONAI transforms for CT-sized volumes."""
 
 from unet3d.transforms.large_volume import ArgmaxChannelsd, ZScored, argmax_channels, zscore
 from unet3d.transforms.membrane import MembraneLabeld, MembraneMaskd, membrane_mask
-from unet3d.transforms.nuclei import (
-    BrightNucleid,
-    InstanceLabelsd,
-    InstanceTargetd,
-    bright_nuclei,
-    instance_labels,
-    instance_target,
-)
+from unet3d.transforms.modality import BrightNucleid, bright_nuclei, nuclei_modality
+from unet3d.transforms.nuclei import InstanceLabelsd, InstanceTargetd, instance_labels, instance_target
 from unet3d.transforms.weight_map import PaperWeightMapd, paper_weight_map
 
 __all__ = [
@@ -21,6 +15,7 @@ __all__ = [
     "bright_nuclei",
     "instance_labels",
     "instance_target",
+    "nuclei_modality",
     "ArgmaxChannelsd",
     "MembraneLabeld",
     "MembraneMaskd",

@@ -1,5 +1,5 @@
-"""Nuclei/cell instances: one intensity convention for every microscope, training targets from
-instance maps, and instance ids from the network's probabilities (2D and 3D).
+"""Nuclei/cell instances: training targets from instance maps, and instance ids from the network's
+probabilities (2D and 3D). The intensity convention is in :mod:`unet3d.transforms.modality`.
 
 MONAI has the pieces for semantic masks (``AsDiscrete``, ``KeepLargestConnectedComponent``) but
 none that turns an instance map into the U-Net paper's target (touching cells separated by
@@ -21,54 +21,6 @@ from skimage.measure import label as connected_components
 from skimage.segmentation import expand_labels, watershed
 
 from unet3d.transforms.weight_map import paper_weight_map
-
-# ITU-R BT.601 luma weights (what PIL's convert("L") uses)
-LUMA = (0.299, 0.587, 0.114)
-
-
-def bright_nuclei(image: np.ndarray) -> np.ndarray:
-    """Any microscopy image ``(C, *spatial)`` as one channel with bright nuclei on a dark background.
-
-    Channels: 1 (gray) is kept; 2 (gray + alpha) keeps the gray; 3 (RGB) and 4 (RGBA, as the Data
-    Science Bowl releases its images) become luma, alpha dropped. Brightfield and H&E images show
-    dark nuclei on a light background: when the median (the background, which covers most of a
-    nuclei image) lies above the middle of the 1st-99th percentile range, the image is inverted.
-    Intensities are not rescaled here (``ScaleIntensityRangePercentilesd`` follows in the bundle).
-
-    Raises:
-        ValueError: more than 4 channels, or 4 channels other than RGBA.
-    """
-    c = image.shape[0]
-    if c in (1, 2):
-        gray = image[0].astype(np.float32)
-    elif c in (3, 4):
-        gray = sum(w * image[i].astype(np.float32) for i, w in enumerate(LUMA))
-    else:
-        raise ValueError(f"{c} channels; expected gray, gray+alpha, RGB or RGBA")
-    low, median, high = np.percentile(gray, (1, 50, 99))
-    if median > (low + high) / 2:
-        gray = gray.max() + gray.min() - gray
-    return np.asarray(gray, np.float32)[None]
-
-
-class BrightNucleid(MapTransform):
-    """Dictionary transform: :func:`bright_nuclei` on channel-first images ``(C, *spatial)``.
-
-    Example::
-
-        >>> BrightNucleid("image")({"image": torch.rand(4, 256, 320)})["image"].shape   # RGBA
-        torch.Size([1, 256, 320])
-    """
-
-    converts_color = True  # unet3d segment reads colour images for bundles that use this transform
-
-    def __call__(self, data: Mapping[Hashable, torch.Tensor]) -> dict[Hashable, torch.Tensor]:
-        d = dict(data)
-        for key in self.key_iterator(d):
-            image = d[key]
-            array = image.detach().cpu().numpy() if isinstance(image, torch.Tensor) else np.asarray(image)
-            d[key] = convert_to_dst_type(bright_nuclei(array), image, dtype=torch.float32)[0]
-        return d
 
 
 def touching_borders(instances: np.ndarray) -> np.ndarray:
