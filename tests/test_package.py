@@ -57,7 +57,7 @@ LAYERS = {
     "io": set(),
     "transforms": set(),
     "inferers": {"networks"},
-    "data": {"io"},
+    "data": {"io", "transforms"},  # the modality decision (transforms.modality) sorts and samples nuclei data
     "report": {"io"},  # QC figures, thumbnails and the page: from masks and arrays, no model
     "inference": {"io", "inferers", "networks", "transforms", "report"},
     "bundle": {"data", "io", "metrics", "networks", "inference", "report"},
