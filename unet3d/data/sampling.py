@@ -15,8 +15,6 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-APPEARANCES = ("fluorescence", "brightfield", "stained")
-
 
 def appearance(path: str | Path) -> str:
     """The kind of microscopy image at ``path``, from its pixels: ``"fluorescence"``,
