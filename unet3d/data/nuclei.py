@@ -99,6 +99,20 @@ def is_instance_map(label: np.ndarray) -> bool:
     return int(connected_components(label != 0, connectivity=1).max()) <= 1
 
 
+def _open_image(path: Path) -> Image.Image:
+    """``path`` opened and decoded by PIL; a file PIL cannot read is a :class:`DatasetError`."""
+    try:
+        im = Image.open(path)
+    except (UnidentifiedImageError, OSError, SyntaxError) as e:
+        raise DatasetError(f"{path}: not a readable image ({e})") from e
+    try:
+        im.load()
+        return im
+    except (OSError, SyntaxError, ValueError) as e:
+        im.close()
+        raise DatasetError(f"{path}: not a readable image ({e})") from e
+
+
 def _size(path: Path) -> tuple[int, int]:
     try:
         with Image.open(path) as im:
@@ -107,34 +121,67 @@ def _size(path: Path) -> tuple[int, int]:
         raise DatasetError(f"{path}: not a readable image ({e})") from e
 
 
-def overlap_groups(paths: list[Path], run: int = 16, keep_every: int = 16, min_shared: int = 5) -> list[int]:
-    """Group images that share pixel content (overlapping crops of one field): a group index per path.
+def content_hashes(image: Image.Image, run: int = 16, keep_every: int = 16) -> np.ndarray:
+    """The distinct kept content hashes of one image, int64 (see :func:`overlap_groups`).
 
-    Every horizontal run of ``run`` pixels (RGB, exact values) with some texture is hashed; a
-    content-chosen ``1 / keep_every`` of the hashes is kept (the same runs are kept in every crop,
-    whatever the offset). Two images sharing at least ``min_shared`` kept hashes are joined, and
-    groups are the connected components of that relation.
+    Every horizontal run of ``run`` pixels (RGB, exact values) with some texture (standard
+    deviation of green above 1.5 grey levels) is hashed; a content-chosen ``1 / keep_every`` of
+    the hashes is kept, so the same runs are kept in every crop, whatever the offset.
     """
     rng = np.random.default_rng(0)
     weights = rng.integers(1, 2**61, size=run, dtype=np.int64)
-    owners: dict[int, set[int]] = defaultdict(set)
-    for n, path in enumerate(paths):
+    rgb = np.asarray(image.convert("RGB")).astype(np.int64)
+    width = rgb.shape[1] - run + 1
+    if width < 1:
+        return np.zeros(0, np.int64)
+    packed = (rgb[..., 0] << 16) | (rgb[..., 1] << 8) | rgb[..., 2]
+    # sum over shifts rather than a (H, W, run) window array: the same int64 values (the sum wraps
+    # around: a hash, not a sum) in a fraction of the memory and time
+    hashes = np.zeros((rgb.shape[0], width), np.int64)
+    for k in range(run):
+        hashes += packed[:, k : k + width] * weights[k]
+    # rolling variance from cumulative sums, in exact integers: n * sum(x^2) - sum(x)^2 > (1.5 n)^2
+    green = rgb[..., 1]
+    zero = np.zeros((green.shape[0], 1), np.int64)
+    c1 = np.concatenate([zero, np.cumsum(green, 1)], 1)
+    c2 = np.concatenate([zero, np.cumsum(green * green, 1)], 1)
+    total, squares = c1[:, run:] - c1[:, :-run], c2[:, run:] - c2[:, :-run]
+    texture = (run * squares - total * total) > (1.5**2) * run * run
+    return np.unique(hashes[texture & (hashes % keep_every == 0)])
+
+
+def overlap_groups(paths: list[Path], run: int = 16, keep_every: int = 16, min_shared: int = 5) -> list[int]:
+    """Group images that share pixel content (overlapping crops of one field): a group index per path.
+
+    Each image's :func:`content_hashes` are computed; two images sharing at least ``min_shared``
+    of them are joined, and groups are the connected components of that relation.
+    """
+    hashes = []
+    for path in paths:
         with Image.open(path) as im:
-            rgb = np.asarray(im.convert("RGB")).astype(np.int64)
-        packed = (rgb[..., 0] << 16) | (rgb[..., 1] << 8) | rgb[..., 2]
-        windows = np.lib.stride_tricks.sliding_window_view(packed, run, axis=1)
-        texture = np.lib.stride_tricks.sliding_window_view(rgb[..., 1], run, axis=1).std(-1) > 1.5
-        hashes = (windows * weights).sum(-1)  # wraps around in int64: a hash, not a sum
-        for h in np.unique(hashes[texture & (hashes % keep_every == 0)]):
-            owners[int(h)].add(n)
+            hashes.append(content_hashes(im, run, keep_every))
+    return shared_content_groups(hashes, min_shared)
+
+
+def shared_content_groups(hashes: Sequence[np.ndarray], min_shared: int = 5) -> list[int]:
+    """Connected components of "shares at least ``min_shared`` hashes": a group index per image.
+
+    Args:
+        hashes: per image, its distinct :func:`content_hashes`.
+    """
+    values = np.concatenate([np.asarray(h, np.int64) for h in hashes] or [np.zeros(0, np.int64)])
+    owner = np.repeat(np.arange(len(hashes)), [len(h) for h in hashes])
+    order = np.argsort(values, kind="stable")
+    values, owner = values[order], owner[order]
+    _, starts, counts = np.unique(values, return_index=True, return_counts=True)
     shared: dict[tuple[int, int], int] = defaultdict(int)
-    for members in owners.values():
-        if 1 < len(members) <= 10:  # a run found in many images is background, not content
-            ms = sorted(members)
-            for i, a in enumerate(ms):
-                for b in ms[i + 1 :]:
-                    shared[(a, b)] += 1
-    parent = list(range(len(paths)))
+    content = (counts > 1) & (counts <= 10)  # a run found in many images is background, not content
+    for start, count in zip(starts[content], counts[content], strict=True):
+        members = owner[start : start + count].tolist()
+        for i, a in enumerate(members):
+            for b in members[i + 1 :]:
+                shared[(a, b)] += 1
+    parent = list(range(len(hashes)))
 
     def find(x: int) -> int:
         while parent[x] != x:
@@ -145,7 +192,7 @@ def overlap_groups(paths: list[Path], run: int = 16, keep_every: int = 16, min_s
     for (a, b), count in shared.items():
         if count >= min_shared:
             parent[find(a)] = find(b)
-    return [find(i) for i in range(len(paths))]
+    return [find(i) for i in range(len(hashes))]
 
 
 def _hash(key: str) -> float:
@@ -275,8 +322,14 @@ def nuclei_datalist(
     fields: list[str] = []  # content groups: what may not straddle the split
     for layout, folder, pairs in sets:
         source = folder.relative_to(root).as_posix() if folder != root else folder.name
+        kinds, hashes = [], []
+        for image, _ in pairs:  # each image decoded once, for its modality and (DSB) its content
+            with _open_image(image) as im:
+                kinds.append(appearance(im))
+                if layout == "dsb":
+                    hashes.append(content_hashes(im))
         if layout == "dsb":
-            groups = overlap_groups([image for image, _ in pairs])
+            groups = shared_content_groups(hashes)
             first: dict[int, str] = {}
             for (image, _), g in zip(pairs, groups, strict=True):
                 first.setdefault(g, image.stem)
@@ -289,14 +342,14 @@ def nuclei_datalist(
             every = max(round(1 / val_fraction), 2) if val_fraction > 0 else 0
             in_val = [bool(every) and i % every == 0 for i in range(len(pairs))]
             fields += [f"{source}:{image.name}" for image, _ in pairs]
-        for image, label in pairs:
+        for (image, label), kind in zip(pairs, kinds, strict=True):
             label_map = read_label(label)
             size = _size(image)
             if size != label_map.shape:
                 raise DatasetError(f"{label}: label size {label_map.shape} differs from its image's {size}")
             entry = {"image": str(image), "label": str(label), "source": source}
             entry["instances"] = is_instance_map(label_map)  # type: ignore[assignment]
-            entry["modality"] = appearance(image)
+            entry["modality"] = kind
             stratum = f"{source.split('/')[0]}:{entry['modality']}"
             entry["unit"] = f"{stratum}:{acquisition_unit(image, layout, folder, size)}"
             entries.append(entry)

@@ -16,15 +16,17 @@ import numpy as np
 from PIL import Image
 
 
-def appearance(path: str | Path) -> str:
-    """The kind of microscopy image at ``path``, from its pixels: ``"fluorescence"``,
-    ``"brightfield"`` or ``"stained"`` (:func:`unet3d.transforms.nuclei_modality`, the decision
-    the bundle's preprocessing makes)."""
+def appearance(image: str | Path | Image.Image) -> str:
+    """The kind of microscopy image at ``image`` (a path or an opened PIL image), from its pixels:
+    ``"fluorescence"``, ``"brightfield"`` or ``"stained"`` (:func:`unet3d.transforms.nuclei_modality`,
+    the decision the bundle's preprocessing makes)."""
     from unet3d.transforms.modality import nuclei_modality
 
-    with Image.open(path) as img:
-        mode = img.mode
-        pixels = np.asarray(img.convert("RGB") if mode in ("RGB", "RGBA", "P", "CMYK") else img, np.float32)
+    if not isinstance(image, Image.Image):
+        with Image.open(image) as img:
+            return appearance(img)
+    colour = image.mode in ("RGB", "RGBA", "P", "CMYK")
+    pixels = np.asarray(image.convert("RGB") if colour else image, np.float32)
     return nuclei_modality(pixels[None] if pixels.ndim == 2 else np.moveaxis(pixels, -1, 0))
 
 
