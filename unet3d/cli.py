@@ -53,7 +53,7 @@ def _segment(args: argparse.Namespace) -> int:
     import time
 
     from unet3d.bundle import distributed
-    from unet3d.inference import SegmentationFailures, segment
+    from unet3d.inference import SegmentationFailures, SegmentationInterrupted, segment
 
     start = time.perf_counter()
     if args.verbose:
@@ -88,7 +88,14 @@ def _segment(args: argparse.Namespace) -> int:
             progress=sys.stderr.isatty() and rank == 0,
             rank=rank,
             world_size=world_size,
+            stitch=args.stitch,
         )
+    except SegmentationInterrupted as e:
+        print(f"{prefix}{e}", file=sys.stderr)
+        return 130
+    except KeyboardInterrupt:  # before the first input started (loading the bundle)
+        print(f"{prefix}interrupted: nothing segmented", file=sys.stderr)
+        return 130
     except SegmentationFailures as e:
         for _, error in e.failures:
             print(f"error: {prefix}{with_hint(error)}", file=sys.stderr)
@@ -176,9 +183,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--format",
-        choices=["nifti", "dicom-seg", "png"],
+        choices=["nifti", "dicom-seg", "png", "tiff"],
         default=None,
-        help="output format (default: follows the input)",
+        help="output format (default: follows the input; a multi-page TIFF gives a multi-page TIFF)",
     )
     p.add_argument("--series-uid", default=None, help="the series to segment in a DICOM folder holding several")
     p.add_argument(
@@ -194,6 +201,17 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="the network's arithmetic: mixed precision (fp16, bf16) is faster on GPUs (default: fp16 on "
         "CUDA, fp32 on the CPU)",
+    )
+    p.add_argument(
+        "--stitch",
+        type=float,
+        nargs="?",
+        const=0.25,
+        default=None,
+        metavar="IOU",
+        help="instance bundles on stacks (multi-page TIFF, or a volume given to a 2D bundle): link objects on "
+        "consecutive pages that overlap by at least IOU (intersection over union; 0.25 if not given) into one "
+        "id, as Cellpose stitches 3D stacks (default: ids per page)",
     )
     p.add_argument("--overwrite", action="store_true", help="replace existing outputs")
     p.add_argument(

@@ -8,29 +8,38 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-import numpy as np
-from monai.data.utils import affine_to_spacing
-
+from unet3d.inference.inputs import InputJob, probabilities_path
 from unet3d.inference.layout import BundleLayout
-from unet3d.inference.predictor import BundlePredictor, Prediction
+from unet3d.inference.predictor import BundlePredictor
 from unet3d.io.formats import input_format, is_input_file, output_format, output_suffix, stem
-from unet3d.io.volume import InputError, Volume, read_volume
-from unet3d.io.writers import write_mask, write_probabilities
+from unet3d.io.stacks import tiff_pages
+from unet3d.io.volume import InputError
 from unet3d.report import (
     build_report,
-    confidence,
-    encoded,
-    label_statistics,
     mask_files,
-    thumbnail,
-    write_record,
     write_run,
 )
-from unet3d.report.stats import reported_labels
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["InputError", "SegmentationFailures", "expand_inputs", "output_path", "segment"]
+__all__ = ["InputError", "SegmentationFailures", "SegmentationInterrupted", "expand_inputs", "mask_format",
+           "output_path", "segment"]  # fmt: skip
+
+
+class SegmentationInterrupted(KeyboardInterrupt):
+    """The run was interrupted (Ctrl-C); the inputs done so far keep their complete outputs and the
+    one in progress has none (outputs are written atomically).
+
+    Attributes:
+        done: inputs finished (segmented or failed) before the interruption.
+        total: inputs of the run (of this process under ``torchrun``).
+        output_dir: where the finished outputs are.
+        written: the outputs written.
+    """
+
+    def __init__(self, done: int, total: int, output_dir: Path, written: list[Path]) -> None:
+        self.done, self.total, self.output_dir, self.written = done, total, output_dir, written
+        super().__init__(f"interrupted: {done} of {total} inputs done (outputs kept in {output_dir})")
 
 
 class SegmentationFailures(InputError):
@@ -62,22 +71,22 @@ def prepare_output_dir(output_dir: str | os.PathLike) -> Path:
     return folder
 
 
-def output_path(input_path: str | os.PathLike, output_dir: str | os.PathLike, fmt: str | None = None) -> Path:
-    """``<output_dir>/<input stem>_seg.<ext>`` (a DICOM series: ``<series folder>_seg.dcm``).
-
-    The format follows the input (NIfTI, NRRD or MHA in: NIfTI out; DICOM in: DICOM SEG out; PNG
-    or TIFF in: PNG out) unless ``fmt`` is given.
-    """
+def mask_format(input_path: str | os.PathLike) -> str:
+    """The output format a mask of ``input_path`` is written in by default: the input format's
+    (NIfTI, NRRD or MHA in: NIfTI out; DICOM in: DICOM SEG out; PNG, JPEG, BMP or a single-page
+    TIFF in: PNG out), and ``tiff`` for a multi-page TIFF (one mask page per page)."""
     path = Path(input_path)
-    fmt = output_format(fmt or str(input_format(path).mask_format)).name
+    if tiff_pages(path) > 1:
+        return "tiff"
+    return str(input_format(path).mask_format)
+
+
+def output_path(input_path: str | os.PathLike, output_dir: str | os.PathLike, fmt: str | None = None) -> Path:
+    """``<output_dir>/<input stem>_seg.<ext>`` (a DICOM series: ``<series folder>_seg.dcm``), in
+    the format ``fmt`` or, when ``None``, :func:`mask_format`'s."""
+    path = Path(input_path)
+    fmt = output_format(fmt or mask_format(path)).name
     return Path(output_dir) / f"{stem(path)}_seg{output_suffix(fmt)}"
-
-
-def probabilities_path(mask_path: Path, spatial_dims: int) -> Path:
-    """Where ``--probabilities`` puts an input's softmax: ``<stem>_prob.nii.gz`` for volumes
-    (DICOM inputs included, beside their SEG), ``<stem>_prob.tif`` for 2D images."""
-    name = mask_path.name.split("_seg.")[0]
-    return mask_path.with_name(f"{name}_prob{'.nii.gz' if spatial_dims == 3 else '.tif'}")
 
 
 def expand_inputs(inputs: Sequence[str | os.PathLike]) -> list[Path]:
@@ -99,32 +108,6 @@ def expand_inputs(inputs: Sequence[str | os.PathLike]) -> list[Path]:
     return paths
 
 
-def thumbnail_of(volume: Volume, mask: np.ndarray, instances: bool) -> np.ndarray:
-    """The report's overlay picture of an input and its mask (:func:`unet3d.report.thumbnail`)."""
-    affine = np.asarray(volume.image.affine) if len(volume.spatial_shape) == 3 else None
-    return thumbnail(np.asarray(volume.image), mask, affine, instances)
-
-
-def qc_record(volume: Volume, mask: np.ndarray, prediction: Prediction, layout: BundleLayout, seconds: float) -> dict:
-    """One input's QC record: sizes per label, confidence and disagreement (label names as keys)."""
-    names = layout.channel_def
-    labels = reported_labels(names, [int(v) for v in np.unique(mask)], layout.instances)
-    spacing = affine_to_spacing(np.asarray(volume.image.affine, dtype=np.float64), r=3).tolist()
-    record = {
-        "input": str(Path(volume.path).resolve()),
-        "seconds": seconds,
-        "members": prediction.members,
-        "labels": label_statistics(mask, spacing, names, layout.instances),
-        "confidence": None,
-        "disagreement": None,
-    }
-    if prediction.probabilities is not None:
-        record["confidence"] = confidence(np.asarray(prediction.probabilities), mask, labels, layout.instances)
-    if prediction.disagreement is not None:
-        record["disagreement"] = {name: prediction.disagreement.get(value) for value, name in labels.items()}
-    return record
-
-
 def segment(
     inputs: Sequence[str | os.PathLike],
     bundle: str | os.PathLike | BundlePredictor,
@@ -143,6 +126,7 @@ def segment(
     progress: bool = False,
     rank: int = 0,
     world_size: int = 1,
+    stitch: float | None = None,
 ) -> list[Path]:
     """Segment inputs with a bundle and write one mask per input, in the input's geometry.
 
@@ -154,11 +138,12 @@ def segment(
 
     Args:
         inputs: NIfTI/NRRD/MHA files or DICOM series folders (3D bundles), PNG/TIFF (2D bundles);
-            a folder of such files stands for its files (see :func:`expand_inputs`); JPEG and BMP too.
+            a folder of such files stands for its files (see :func:`expand_inputs`); JPEG and BMP
+            too. A 2D bundle segments multi-page TIFF stacks and 3D volumes page by page.
         bundle: the bundle folder, e.g. ``bundles/em``, or a :class:`BundlePredictor` made with
             the settings wanted (then ``device`` and ``tta`` must be left unset).
         output_dir: where ``<stem>_seg.<ext>`` files go (created if missing).
-        fmt: ``nifti``, ``dicom-seg`` or ``png``; follows the input when ``None``.
+        fmt: ``nifti``, ``dicom-seg``, ``png`` or ``tiff``; :func:`mask_format` when ``None``.
         device: torch device; the first GPU if available when ``None``.
         overwrite: replace existing outputs.
         tta: the bundle's test-time augmentation on or off; ``None`` keeps the bundle's default.
@@ -179,6 +164,9 @@ def segment(
         rank: this process's share of the inputs under ``torchrun``: inputs ``rank``,
             ``rank + world_size``, ... (each output is written by exactly one process).
         world_size: the number of processes sharing the inputs.
+        stitch: for an instance bundle on stacks (pages of a multi-page TIFF or of a volume given
+            to a 2D bundle), link objects across consecutive pages whose intersection over union
+            reaches this value (Cellpose's stitching, e.g. 0.25); ``None``: ids per page.
 
     Returns:
         The files this process wrote, in input order.
@@ -186,6 +174,7 @@ def segment(
     Raises:
         InputError: a missing input path, clashing output names, an unusable output folder.
         SegmentationFailures: some inputs could not be segmented (the others were).
+        SegmentationInterrupted: Ctrl-C (``KeyboardInterrupt``) during the run; finished outputs stay.
         FileExistsError: an output exists and ``overwrite`` is false.
     """
     from tqdm import tqdm
@@ -205,43 +194,31 @@ def segment(
         for target in [out, probabilities_path(out, layout.spatial_dims)] if probabilities else [out]:
             if target.exists() and not overwrite:
                 raise FileExistsError(f"{target}: output exists")
+    if stitch is not None and not layout.instances:
+        raise ValueError(f"{layout.root}: stitching links object ids; this bundle gives classes, not instances")
     if isinstance(bundle, BundlePredictor) and any(v is not None for v in (device, tta, modality, folds, precision)):
         raise ValueError("device, tta, modality, folds and precision are settings of the predictor passed as bundle")
     prepare_output_dir(output_dir)
     if predictor is None:
         predictor = BundlePredictor(layout, device=device, tta=tta, modality=modality, folds=folds, precision=precision)
-    names, codes = layout.channel_def, layout.dicom_seg_codes
+    names = layout.channel_def
     written: list[Path] = []
     failures: list[tuple[Path, InputError]] = []
     start = time.perf_counter()
-    for path, out in tqdm(list(zip(paths, outputs, strict=True)), disable=not progress, unit="input"):
-        try:
-            began = time.perf_counter()
-            volume = read_volume(path, series_uid=series_uid, color=predictor.accepts_color, allow_gaps=allow_gaps)
-            if len(volume.spatial_shape) != predictor.spatial_dims:
-                dims, wanted = len(volume.spatial_shape), predictor.spatial_dims
-                raise InputError(f"{path}: {dims}D input for a {wanted}D bundle ({layout.root})")
+    done = 0
+    try:
+        for path, out in tqdm(list(zip(paths, outputs, strict=True)), disable=not progress, unit="input"):
             try:
-                keep_softmax = probabilities or (report and predictor.to_probabilities is not None)
-                prediction = predictor.predict(volume.image, probabilities=keep_softmax, agreement=report)
-            except ValueError as e:
-                raise InputError(f"{path}: {e}") from e
-            mask = np.asarray(prediction.labels)
-            fmt_out = fmt or str(input_format(path).mask_format)
-            prob_out = probabilities_path(out, predictor.spatial_dims)
-            if probabilities:
-                assert prediction.probabilities is not None
-                write_probabilities(volume, np.asarray(prediction.probabilities), prob_out, overwrite)
-            written.append(write_mask(volume, mask, out, fmt_out, overwrite, names, codes, dtype=layout.mask_dtype))
-            if report:
-                record = qc_record(volume, mask, prediction, layout, time.perf_counter() - began)
-                record["probabilities"] = prob_out.name if probabilities else None
-                write_record(output_dir, out, record, encoded(thumbnail_of(volume, mask, layout.instances)))
-        except InputError as e:
-            logger.info(f"failed: {e}")  # the caller reports failures; --verbose shows them as they come
-            failures.append((path, e))
-        except OSError as e:
-            raise OSError(e.errno, f"{e.strerror} (while writing; nothing left behind)", str(out)) from e
+                job = InputJob(path, out, fmt or mask_format(path), predictor, Path(output_dir), overwrite, stitch)
+                written.append(job.run(series_uid, allow_gaps, probabilities, report))
+            except InputError as e:
+                logger.info(f"failed: {e}")  # the caller reports failures; --verbose shows them as they come
+                failures.append((path, e))
+            except OSError as e:
+                raise OSError(e.errno, f"{e.strerror} (while writing; nothing left behind)", str(out)) from e
+            done += 1
+    except KeyboardInterrupt:
+        raise SegmentationInterrupted(done, len(paths), Path(output_dir), written) from None
     seconds = time.perf_counter() - start
     logger.info(f"segmented {len(written)} input(s) in {seconds:.1f} s into {output_dir}")
     if report:

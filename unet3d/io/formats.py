@@ -10,9 +10,11 @@ name       suffixes                                 reads        header        m
 nifti      .nii.gz .nii                             volume       shape         nifti
 itk        .nrrd .nhdr .mha .mhd                    volume       shape         nifti
 dicom      (a folder: one series)                   volume       --            dicom-seg
-image2d    .png .tif .tiff .jpg .jpeg .bmp          2D image     rows, columns png
+image2d    .png .tif .tiff .jpg .jpeg .bmp          2D image     rows, columns png (stacks: tiff)
+           .ome.tif .ome.tiff
 dicom-seg  .dcm                                     --           --            (output only)
 png        .png                                     --           --            (output only)
+tiff       .tif .tiff                               --           --            (output only; stacks)
 ========== ======================================== ============ ============= ================
 """
 
@@ -51,7 +53,7 @@ class Format:
     noun: str = "file"
 
 
-_IMAGE_2D = (".png", ".tif", ".tiff", ".jpg", ".jpeg", ".bmp")
+_IMAGE_2D = (".ome.tiff", ".ome.tif", ".png", ".tif", ".tiff", ".jpg", ".jpeg", ".bmp")
 FORMATS: dict[str, Format] = {
     f.name: f
     for f in (
@@ -63,6 +65,7 @@ FORMATS: dict[str, Format] = {
         Format("image2d", _IMAGE_2D, volume.read_image2d, volume.image2d_shape, mask_format="png", noun="image"),
         Format("dicom-seg", (".dcm",), write=writers.write_seg),
         Format("png", (".png",), write=writers.write_png),
+        Format("tiff", (".tif", ".tiff"), write=writers.write_tiff),
     )
 }  # fmt: skip
 

@@ -1,4 +1,4 @@
-"""Write a mask in its input's geometry: NIfTI, DICOM SEG or PNG, always atomically."""
+"""Write a mask in its input's geometry: NIfTI, DICOM SEG, PNG or TIFF, always atomically."""
 
 from __future__ import annotations
 
@@ -63,6 +63,20 @@ def write_png(volume: Volume, labels: np.ndarray, path: Path, overwrite: bool, *
     return atomic_write(path, lambda tmp: Image.fromarray(array).save(tmp, format="PNG"), overwrite=overwrite)
 
 
+def write_tiff(volume: Volume, labels: np.ndarray, path: Path, overwrite: bool, *_: object) -> Path:
+    """TIFF: a 2D mask as one page, a 3D mask as one page per ``z`` (each page rows x columns)."""
+    import tifffile
+
+    if labels.ndim not in (2, 3):
+        raise InputError(f"{volume.path}: TIFF output needs a 2D or 3D input")
+    pages = np.ascontiguousarray(labels.T if labels.ndim == 3 else labels.T[None])  # (z, rows, columns)
+
+    def write(tmp: str) -> None:
+        tifffile.imwrite(tmp, pages, photometric="minisblack")
+
+    return atomic_write(path, write, overwrite)
+
+
 def write_mask(
     volume: Volume,
     mask: np.ndarray,
@@ -80,7 +94,7 @@ def write_mask(
         volume: the input as read by :func:`unet3d.io.volume.read_volume`.
         mask: labels, shape ``volume.image.shape``.
         path: output file.
-        fmt: an output format: ``nifti``, ``dicom-seg`` or ``png``.
+        fmt: an output format: ``nifti``, ``dicom-seg``, ``png`` or ``tiff``.
         overwrite: replace an existing file.
         segment_names: label value to segment name (DICOM SEG); labels without a name are skipped.
         segment_codes: label value to ``{"category": [code, scheme, meaning], "type": [...]}``.

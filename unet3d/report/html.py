@@ -17,7 +17,7 @@ from unet3d.report.reference import flags, size_key
 from unet3d.report.stats import mask_statistics
 from unet3d.report.thumbnails import label_colour
 
-MASK_SUFFIXES = ("_seg.nii.gz", "_seg.nii", "_seg.png", "_seg.dcm")
+MASK_SUFFIXES = ("_seg.nii.gz", "_seg.nii", "_seg.png", "_seg.dcm", "_seg.tif")
 
 
 def mask_files(output_dir: str | os.PathLike) -> list[Path]:
@@ -46,8 +46,9 @@ def size_histogram(rows: Sequence[Mapping[str, Any]], labels: Sequence[str], ref
     for ax, name in zip(axes[0], labels, strict=True):
         entries = [(r["labels"][name], bool(r["flags"])) for r in rows if name in r["labels"]]
         key = size_key(entries[0][0], rows[0]["instances"])
-        ok = [e[key] for e, flagged in entries if not flagged and e[key] > 0]
-        bad = [e[key] for e, flagged in entries if flagged and e[key] > 0]
+        # a folder may mix kinds of mask (a volume segmented page by page beside images): one kind per plot
+        ok = [e[key] for e, flagged in entries if not flagged and e.get(key, 0) > 0]
+        bad = [e[key] for e, flagged in entries if flagged and e.get(key, 0) > 0]
         values = ok + bad
         if values:
             low, high = min(values), max(values)
@@ -94,7 +95,7 @@ def build_report(output_dir: str | os.PathLike, names: Mapping[int, str] | None 
         raise ValueError(f"{folder}: not a folder")
     masks = mask_files(folder)
     if not masks:
-        raise ValueError(f"{folder}: no mask (<name>_seg.nii.gz, .png or .dcm) to report on")
+        raise ValueError(f"{folder}: no mask (<name>_seg.nii.gz, .png, .dcm or .tif) to report on")
     runs = read_runs(folder)
     run = runs[-1] if runs else {}
     names = {int(k): v for k, v in (run.get("names") or names or {}).items()}

@@ -93,7 +93,8 @@ def mask_statistics(
     """:func:`label_statistics` of a mask file as written by ``unet3d segment``.
 
     NIfTI masks take their voxel size from the header, DICOM SEG from its pixel measures (one
-    binary segment per label: the segment's label is looked up in ``names``), PNG masks are 2D.
+    binary segment per label: the segment's label is looked up in ``names``), PNG masks are 2D,
+    TIFF masks are pages of 2D masks (figures summed over the pages).
 
     Returns:
         ``(stats, spacing)``, spacing in mm per axis (``(1, 1)`` for PNG).
@@ -118,9 +119,31 @@ def mask_statistics(
             return label_statistics(mask, (1.0, 1.0), names, instances), (1.0, 1.0)
         if name.endswith(".dcm"):
             return _seg_statistics(path, names)
+        if name.endswith((".tif", ".tiff")):
+            return _pages_statistics(path, names, instances), (1.0, 1.0)
     except (OSError, ValueError, KeyError, AttributeError) as e:
         raise ValueError(f"{path}: not a readable mask ({e})") from e
-    raise ValueError(f"{path}: not a mask file (.nii.gz, .png, .dcm)")
+    raise ValueError(f"{path}: not a mask file (.nii.gz, .png, .dcm, .tif)")
+
+
+def _pages_statistics(path: Path, names: Mapping[int, str], instances: bool) -> LabelStats:
+    """:func:`label_statistics` of a multi-page TIFF mask, one page at a time: ``voxels`` over all
+    pages, ``area_px`` and ``objects`` per page on average (what a single image's figures, and
+    the QC reference, compare with), ``pages``."""
+    import tifffile
+
+    total: LabelStats = {}
+    with tifffile.TiffFile(path) as tif:
+        count = len(tif.pages)
+        for page in tif.pages:
+            for label, entry in label_statistics(np.asarray(page.asarray()).T, (1.0, 1.0), names, instances).items():
+                into = total.setdefault(label, {"value": entry["value"], "voxels": 0, "area_px": 0.0, "objects": 0.0})
+                into["voxels"] += entry["voxels"]
+                into["area_px"] += entry["area_px"] / count
+                into["objects"] += entry["objects"] / count
+    for entry in total.values():
+        entry["pages"] = count
+    return total
 
 
 def _seg_statistics(path: Path, names: Mapping[int, str]) -> tuple[LabelStats, tuple[float, ...]]:
