@@ -56,12 +56,17 @@ def _segment(args: argparse.Namespace) -> int:
     from unet3d.inference import SegmentationFailures, SegmentationInterrupted, segment
 
     start = time.perf_counter()
-    if args.verbose:
-        import logging
+    import logging
 
+    if args.verbose:
         logging.basicConfig(level=logging.INFO, format="%(message)s")
         bundle = Path(args.bundle).resolve()
         print(f"bundle: {bundle} (configs/inference.yaml, models/model.pt; its configs run as Python code)")
+    else:  # what was skipped (files in a folder that are not images), one line each
+        notes = logging.StreamHandler(sys.stderr)
+        notes.setFormatter(logging.Formatter("note: %(message)s"))
+        logging.getLogger("unet3d").addHandler(notes)
+        logging.getLogger("unet3d").setLevel(logging.WARNING)
     rank, world_size, device = 0, 1, args.device
     prefix = ""
     try:

@@ -89,22 +89,43 @@ def output_path(input_path: str | os.PathLike, output_dir: str | os.PathLike, fm
     return Path(output_dir) / f"{stem(path)}_seg{output_suffix(fmt)}"
 
 
-def expand_inputs(inputs: Sequence[str | os.PathLike]) -> list[Path]:
-    """Inputs as paths; a folder holding files of a readable format (:mod:`unet3d.io.formats`)
-    stands for those files.
+def _is_dicom_file(path: Path) -> bool:
+    """A DICOM Part 10 file (``DICM`` after the 128-byte preamble) or a file named ``*.dcm``."""
+    if path.name.lower().endswith(".dcm"):
+        return True
+    try:
+        with open(path, "rb") as f:
+            return f.read(132)[128:] == b"DICM"
+    except OSError:
+        return False
 
-    A folder without such files is taken as one DICOM series (see ``read_volume``). Hidden files
-    (names starting with ``.``, among them the temporary files of unfinished writes) are never
-    inputs. Only paths are listed, so a folder of thousands of volumes costs no memory until each
-    is read.
+
+def expand_inputs(inputs: Sequence[str | os.PathLike]) -> list[Path]:
+    """Inputs as paths; a folder stands for the files of a readable format in it
+    (:mod:`unet3d.io.formats`) and, if it also holds DICOM files, for the DICOM series in it.
+
+    A folder without files of a readable format is taken as one DICOM series (see
+    ``read_volume``). Hidden files (names starting with ``.``, among them the temporary files of
+    unfinished writes) are never inputs. Other files in a folder of inputs are skipped with one
+    warning line naming them. Only paths are listed, so a folder of thousands of volumes costs no
+    memory until each is read.
     """
     paths: list[Path] = []
     for item in inputs:
         path = Path(item)
-        files = []
-        if path.is_dir():
-            files = sorted(p for p in path.iterdir() if is_input_file(p))
-        paths.extend(files or [path])
+        if not path.is_dir():
+            paths.append(path)
+            continue
+        visible = sorted(p for p in path.iterdir() if p.is_file() and not p.name.startswith("."))
+        files = [p for p in visible if is_input_file(p)]
+        others = [p for p in visible if p not in files]
+        dicom = [p for p in others if _is_dicom_file(p)]
+        paths.extend(files)
+        if dicom or not files:
+            paths.append(path)  # its DICOM series (the reader skips the other files, and says so)
+        elif others:
+            names = ", ".join(p.name for p in others[:5]) + (", ..." if len(others) > 5 else "")
+            logger.warning(f"{path}: skipped {len(others)} file(s) that are not images: {names}")
     return paths
 
 

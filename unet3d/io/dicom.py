@@ -38,10 +38,11 @@ class UnevenSpacingError(DicomError):
 def find_series(folder: str | os.PathLike) -> dict[str, list[Dataset]]:
     """Image series in ``folder`` (searched recursively): ``{SeriesInstanceUID: headers}``.
 
-    Headers are read without pixel data. Files that are not DICOM are skipped with a warning;
-    DICOM objects that are not image slices (SEG, reports, ...) are skipped silently. Files
-    with a suffix of other formats (``.txt``, ``.nrrd``, ...) are skipped with a warning; any
-    other file that does not read as DICOM is a damaged slice and an error. Each series' headers
+    Headers are read without pixel data. DICOM objects that are not image slices (SEG,
+    reports, ...) and images of the formats :mod:`unet3d.io.formats` reads (``.nrrd``, ``.png``:
+    inputs of their own) are skipped silently; files with a suffix of other formats (``.txt``,
+    ``.json``, ...) are skipped with one warning line; any other file that does not read as DICOM
+    is a damaged slice and an error. Each series' headers
     are sorted along the slice normal (ascending position).
 
     Raises:
@@ -49,17 +50,20 @@ def find_series(folder: str | os.PathLike) -> dict[str, list[Dataset]]:
     """
     from unet3d.io.formats import input_suffixes
 
-    not_slices = (*OTHER_FILE_SUFFIXES, *input_suffixes())
+    images = input_suffixes()
     root = Path(folder)
     if not root.is_dir():
         raise DicomError(f"{root}: not a folder of DICOM files")
     series: dict[str, list[Dataset]] = {}
+    skipped: list[str] = []
     for path in sorted(p for p in root.rglob("*") if p.is_file() and not p.name.startswith(".")):
+        if path.name.lower().endswith(images):
+            continue  # an image of another format: an input of its own (unet3d.inference.expand_inputs)
         try:
             ds = pydicom.dcmread(path, stop_before_pixels=True)
         except (InvalidDicomError, OSError, EOFError, ValueError) as e:
-            if path.name.lower().endswith(not_slices):
-                logger.warning(f"{path}: not a DICOM file, ignored ({e})")
+            if path.name.lower().endswith(OTHER_FILE_SUFFIXES):
+                skipped.append(path.relative_to(root).as_posix())
                 continue
             # a file named like a slice that does not read as DICOM: a damaged slice, whose loss
             # would silently stack the others as if contiguous
@@ -75,12 +79,49 @@ def find_series(folder: str | os.PathLike) -> dict[str, list[Dataset]]:
             if not ds.get(keyword) and meta is not None and meta.get(meta_keyword):
                 setattr(ds, keyword, meta.get(meta_keyword))  # some anonymisers blank it in the data set only
         series.setdefault(str(ds.SeriesInstanceUID), []).append(ds)
+    if skipped:
+        names = ", ".join(skipped[:5]) + (", ..." if len(skipped) > 5 else "")
+        logger.warning(f"{root}: skipped {len(skipped)} file(s) that are not DICOM: {names}")
     if not series:
         raise DicomError(f"{root}: no DICOM image series found")
     for headers in series.values():
         normal = np.cross(*np.reshape(np.asarray(headers[0].ImageOrientationPatient, float), (2, 3)))
         headers.sort(key=lambda d: float(np.dot(normal, np.asarray(d.ImagePositionPatient, float))))
     return series
+
+
+def _orientation(header: Dataset) -> tuple[float, ...]:
+    return tuple(round(float(v), 3) for v in header.ImageOrientationPatient)
+
+
+def _size(header: Dataset) -> tuple[int, int]:
+    return int(header.Rows), int(header.Columns)
+
+
+def check_geometry(headers: list[Dataset], folder: str | os.PathLike) -> None:
+    """Raise if a slice of a series has another orientation or size than the others.
+
+    A localizer (scout) saved in the same series is the usual cause: stacked with the axial
+    slices, it would make the positions look uneven and the volume wrong.
+
+    Raises:
+        DicomError: naming the odd file, what differs (orientation, rows x columns) and the series.
+    """
+    from collections import Counter
+
+    usual_orientation = Counter(_orientation(h) for h in headers).most_common(1)[0][0]
+    usual_size = Counter(_size(h) for h in headers).most_common(1)[0][0]
+    for h in headers:
+        odd = []
+        if _orientation(h) != usual_orientation:
+            odd.append(f"orientation {list(_orientation(h))} where the other slices have {list(usual_orientation)}")
+        if _size(h) != usual_size:
+            odd.append(f"size {h.Rows}x{h.Columns} where the other slices are {usual_size[0]}x{usual_size[1]}")
+        if odd:
+            kind = str(h.get("ImageType", "")).upper()
+            what = "a localizer" if "LOCALIZER" in kind else "not a slice of this series"
+            raise DicomError(f"{h.filename}: {' and '.join(odd)} in series {h.SeriesInstanceUID} of {folder} "
+                             f"({what}? move it out of the folder)")  # fmt: skip
 
 
 def check_spacing(headers: list[Dataset], folder: str | os.PathLike) -> None:
@@ -118,7 +159,8 @@ def select_series(folder: str | os.PathLike, series_uid: str | None = None, allo
 
     Raises:
         DicomError: several series and no ``series_uid`` (the message lists them), an unknown
-            ``series_uid``, or unevenly spaced slices (see :func:`check_spacing`).
+            ``series_uid``, a slice of another orientation or size (:func:`check_geometry`), or
+            unevenly spaced slices (see :func:`check_spacing`).
     """
     series = find_series(folder)
     if series_uid is not None:
@@ -129,6 +171,7 @@ def select_series(folder: str | os.PathLike, series_uid: str | None = None, allo
         raise SeveralSeriesError(f"{folder}: {len(series)} series found ({_describe(series)})")
     else:
         headers = next(iter(series.values()))
+    check_geometry(headers, folder)
     try:
         check_spacing(headers, folder)
     except DicomError as e:
