@@ -88,9 +88,10 @@ def test_ctrl_c_ends_with_one_line_and_keeps_finished_outputs(data_dir, tmp_path
         time.sleep(0.1)
     assert (out / "s0_seg.png").exists(), "the first output never came"
     proc.send_signal(signal.SIGINT)
-    stdout, stderr = proc.communicate(timeout=120)
+    _, stderr = proc.communicate(timeout=120)
     assert proc.returncode == 130, stderr[-2000:]
-    match = re.fullmatch(rf"interrupted: (\d) of 6 inputs done \(outputs kept in {re.escape(str(out))}\)", stderr.strip())
+    line = rf"interrupted: (\d) of 6 inputs done \(outputs kept in {re.escape(str(out))}\)"
+    match = re.fullmatch(line, stderr.strip())
     assert match, stderr[-2000:]
     done = sorted(out.iterdir())
     assert len(done) == int(match.group(1)) and not any(is_partial(p) for p in done)

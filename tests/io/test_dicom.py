@@ -49,7 +49,7 @@ def test_empty_folder_and_non_dicom_files(data_dir, tmp_path, caplog):
     (tmp_path / "series/readme.txt").write_text("not dicom")
     with caplog.at_level(logging.WARNING):
         assert len(select_series(tmp_path / "series")) == 3
-    assert "readme.txt: not a DICOM file, ignored" in caplog.text
+    assert "series: skipped 1 file(s) that are not DICOM: readme.txt" in caplog.text
 
 
 def test_a_missing_slice_is_a_gap_unless_allowed(data_dir, tmp_path, caplog):

@@ -11,7 +11,7 @@ from pathlib import Path
 from unet3d.inference.inputs import InputJob, probabilities_path
 from unet3d.inference.layout import BundleLayout
 from unet3d.inference.predictor import BundlePredictor
-from unet3d.io.formats import input_format, is_input_file, output_format, output_suffix, stem
+from unet3d.io.formats import input_format, is_dicom_file, is_input_file, output_format, output_suffix, stem
 from unet3d.io.stacks import tiff_pages
 from unet3d.io.volume import InputError
 from unet3d.report import (
@@ -89,17 +89,6 @@ def output_path(input_path: str | os.PathLike, output_dir: str | os.PathLike, fm
     return Path(output_dir) / f"{stem(path)}_seg{output_suffix(fmt)}"
 
 
-def _is_dicom_file(path: Path) -> bool:
-    """A DICOM Part 10 file (``DICM`` after the 128-byte preamble) or a file named ``*.dcm``."""
-    if path.name.lower().endswith(".dcm"):
-        return True
-    try:
-        with open(path, "rb") as f:
-            return f.read(132)[128:] == b"DICM"
-    except OSError:
-        return False
-
-
 def expand_inputs(inputs: Sequence[str | os.PathLike]) -> list[Path]:
     """Inputs as paths; a folder stands for the files of a readable format in it
     (:mod:`unet3d.io.formats`) and, if it also holds DICOM files, for the DICOM series in it.
@@ -119,7 +108,7 @@ def expand_inputs(inputs: Sequence[str | os.PathLike]) -> list[Path]:
         visible = sorted(p for p in path.iterdir() if p.is_file() and not p.name.startswith("."))
         files = [p for p in visible if is_input_file(p)]
         others = [p for p in visible if p not in files]
-        dicom = [p for p in others if _is_dicom_file(p)]
+        dicom = [p for p in others if is_dicom_file(p)]
         paths.extend(files)
         if dicom or not files:
             paths.append(path)  # its DICOM series (the reader skips the other files, and says so)

@@ -11,6 +11,7 @@ import pydicom
 from pydicom.dataset import Dataset
 from pydicom.errors import InvalidDicomError
 
+from unet3d.io.enhanced import is_multiframe
 from unet3d.io.volume import InputError
 
 logger = logging.getLogger(__name__)
@@ -68,8 +69,10 @@ def find_series(folder: str | os.PathLike) -> dict[str, list[Dataset]]:
             # a file named like a slice that does not read as DICOM: a damaged slice, whose loss
             # would silently stack the others as if contiguous
             raise DicomError(f"{path}: not a readable DICOM file in the series folder {root}") from e
-        if ds.get("SOPClassUID") == SEG_SOP_CLASS or "ImagePositionPatient" not in ds or "SeriesInstanceUID" not in ds:
+        if ds.get("SOPClassUID") == SEG_SOP_CLASS or "SeriesInstanceUID" not in ds:
             continue
+        if "ImagePositionPatient" not in ds and not is_multiframe(ds):
+            continue  # not an image slice (a report, a presentation state, ...)
         ds.filename = str(path)
         meta = getattr(ds, "file_meta", None)
         for keyword, meta_keyword in (
@@ -85,6 +88,8 @@ def find_series(folder: str | os.PathLike) -> dict[str, list[Dataset]]:
     if not series:
         raise DicomError(f"{root}: no DICOM image series found")
     for headers in series.values():
+        if any(is_multiframe(h) for h in headers):
+            continue  # a multi-frame object: its frames are sorted when it is read
         normal = np.cross(*np.reshape(np.asarray(headers[0].ImageOrientationPatient, float), (2, 3)))
         headers.sort(key=lambda d: float(np.dot(normal, np.asarray(d.ImagePositionPatient, float))))
     return series
@@ -124,6 +129,32 @@ def check_geometry(headers: list[Dataset], folder: str | os.PathLike) -> None:
                              f"({what}? move it out of the folder)")  # fmt: skip
 
 
+def check_positions(z: np.ndarray, where: str | os.PathLike, names: list[str] | None = None) -> None:
+    """Raise if positions along the slice normal (sorted, mm) are not evenly spaced.
+
+    Args:
+        z: each slice's (or frame's) position along the normal, ascending.
+        where: the folder or file, for the message.
+        names: what each position is (e.g. ``frame 7``), named in the message; ``None``: slices.
+
+    Raises:
+        UnevenSpacingError: naming the two positions around the gap and the usual spacing.
+    """
+    if len(z) < 3:
+        return
+    steps = np.diff(z)
+    usual = float(np.median(steps))
+    bad = np.flatnonzero(np.abs(steps - usual) > max(GAP_TOLERANCE * abs(usual), 0.01))
+    if usual <= 0.01 or bad.size:
+        i = int(bad[0]) if bad.size else 0
+        what = f" ({names[i]} and {names[i + 1]})" if names else ""
+        kind = "frames" if names else "slices"
+        raise UnevenSpacingError(
+            f"{where}: {kind} are not evenly spaced: {steps[i]:.2f} mm between positions {z[i]:.2f} and "
+            f"{z[i + 1]:.2f}{what} (elsewhere {usual:.2f} mm; a missing or duplicate {kind[:-1]}?)"
+        )
+
+
 def check_spacing(headers: list[Dataset], folder: str | os.PathLike) -> None:
     """Raise if the slices of a series (sorted along the normal) are not evenly spaced.
 
@@ -137,15 +168,7 @@ def check_spacing(headers: list[Dataset], folder: str | os.PathLike) -> None:
         return
     normal = np.cross(*np.reshape(np.asarray(headers[0].ImageOrientationPatient, float), (2, 3)))
     z = np.array([float(np.dot(normal, np.asarray(h.ImagePositionPatient, float))) for h in headers])
-    steps = np.diff(z)
-    usual = float(np.median(steps))
-    bad = np.flatnonzero(np.abs(steps - usual) > max(GAP_TOLERANCE * abs(usual), 0.01))
-    if usual <= 0.01 or bad.size:
-        i = int(bad[0]) if bad.size else 0
-        raise UnevenSpacingError(
-            f"{folder}: slices are not evenly spaced: {steps[i]:.2f} mm between positions {z[i]:.2f} and "
-            f"{z[i + 1]:.2f} (elsewhere {usual:.2f} mm; a missing or duplicate slice?)"
-        )
+    check_positions(z, folder)
 
 
 def select_series(folder: str | os.PathLike, series_uid: str | None = None, allow_gaps: bool = False) -> list[Dataset]:
@@ -171,6 +194,12 @@ def select_series(folder: str | os.PathLike, series_uid: str | None = None, allo
         raise SeveralSeriesError(f"{folder}: {len(series)} series found ({_describe(series)})")
     else:
         headers = next(iter(series.values()))
+    if any(is_multiframe(h) for h in headers):
+        if len(headers) > 1:
+            files = ", ".join(Path(h.filename).name for h in headers[:4])
+            raise DicomError(f"{folder}: series {headers[0].SeriesInstanceUID} holds {len(headers)} objects, "
+                             f"multi-frame among them ({files}); give one multi-frame file as the input")  # fmt: skip
+        return headers
     check_geometry(headers, folder)
     try:
         check_spacing(headers, folder)

@@ -54,9 +54,11 @@ def write_dicom_seg(
     """Write a label volume as a binary DICOM SEG that references its source series.
 
     Args:
-        labels: integer label map of shape ``(slices, rows, columns)``, slice ``i`` lying on
-            ``source[i]`` (voxel for voxel; 0 = background).
-        source: the source series' datasets (headers suffice), in the order of ``labels``' slices.
+        labels: integer label map of shape ``(frames, rows, columns)``, frame ``i`` lying on
+            ``source[i]`` (voxel for voxel; 0 = background), or on frame ``i`` of a single
+            multi-frame source.
+        source: the source series' datasets (headers suffice), in the order of ``labels``' slices;
+            or one multi-frame image.
         segments: one :class:`SegmentSpec` per label value to store.
         path: the ``.dcm`` file to write (atomically).
         overwrite: replace an existing file.
@@ -66,10 +68,11 @@ def write_dicom_seg(
     from pydicom.sr.codedict import codes
     from pydicom.sr.coding import Code
 
-    if labels.shape != (len(source), int(source[0].Rows), int(source[0].Columns)):
+    frames = sum(int(ds.get("NumberOfFrames", 1) or 1) for ds in source)
+    if labels.shape != (frames, int(source[0].Rows), int(source[0].Columns)):
         raise ValueError(
             f"labels of shape {labels.shape} do not match the series "
-            f"({len(source)} slices of {source[0].Rows}x{source[0].Columns})"
+            f"({frames} frames of {source[0].Rows}x{source[0].Columns})"
         )
     source = [copy.copy(ds) for ds in source]
     for ds in source:

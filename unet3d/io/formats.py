@@ -9,7 +9,8 @@ name       suffixes                                 reads        header        m
 ========== ======================================== ============ ============= ================
 nifti      .nii.gz .nii                             volume       shape         nifti
 itk        .nrrd .nhdr .mha .mhd                    volume       shape         nifti
-dicom      (a folder: one series)                   volume       --            dicom-seg
+dicom      (a folder: one series; or one multi-frame volume       --            dicom-seg
+           file)
 image2d    .png .tif .tiff .jpg .jpeg .bmp          2D image     rows, columns png (stacks: tiff)
            .ome.tif .ome.tiff
 dicom-seg  .dcm                                     --           --            (output only)
@@ -109,7 +110,21 @@ def input_format(path: str | os.PathLike) -> Format:
     for fmt in FORMATS.values():
         if fmt.read is not None and fmt.suffixes and name.endswith(fmt.suffixes):
             return fmt
-    raise InputError(f"{p}: unsupported input type (supported: a DICOM series folder, {', '.join(input_suffixes())})")
+    if is_dicom_file(p):  # one DICOM file: an enhanced multi-frame object
+        return FORMATS["dicom"]
+    supported = f"a DICOM series folder or multi-frame file, {', '.join(input_suffixes())}"
+    raise InputError(f"{p}: unsupported input type (supported: {supported})")
+
+
+def is_dicom_file(path: Path) -> bool:
+    """A DICOM Part 10 file (``DICM`` after the 128-byte preamble) or a file named ``*.dcm``."""
+    if path.name.lower().endswith(".dcm"):
+        return True
+    try:
+        with open(path, "rb") as f:
+            return f.read(132)[128:] == b"DICM"
+    except OSError:
+        return False
 
 
 def is_input_file(path: Path, *names: str) -> bool:

@@ -31,8 +31,10 @@ class Volume:
             colour 2D image read with ``color=True`` keeps its channels last, ``(x, y, 3 or 4)``.
         kind: ``"nifti"``, ``"dicom"``, ``"itk"`` or ``"image2d"``.
         path: the file or series folder.
-        dicom_headers: for DICOM input, the series' headers in slice order (``z``).
+        dicom_headers: for DICOM input, the series' headers in slice order (``z``), or the one
+            multi-frame object's.
         nifti_header: for NIfTI input, the original nibabel header (written back with the mask).
+        frame_order: for a multi-frame DICOM object, the source frame (0-based) at each ``z``.
     """
 
     image: Any
@@ -40,6 +42,7 @@ class Volume:
     path: Path
     dicom_headers: list = field(default_factory=list)
     nifti_header: Any = None
+    frame_order: list[int] | None = None
 
     @property
     def spatial_shape(self) -> tuple[int, ...]:
@@ -159,10 +162,24 @@ def read_itk(path: Path, **_: Any) -> Volume:
 
 
 def read_dicom(path: Path, series_uid: str | None = None, allow_gaps: bool = False, **_: Any) -> Volume:
-    """A DICOM series folder (one series, or the one ``series_uid`` names) through SimpleITK."""
-    from unet3d.io.dicom import read_series, select_series
+    """A DICOM series folder (one series, or the one ``series_uid`` names) through SimpleITK, or
+    an enhanced multi-frame CT/MR object (a file, or a folder holding one) through
+    :func:`unet3d.io.enhanced.read_multiframe`."""
+    import pydicom
 
-    headers = select_series(path, series_uid, allow_gaps=allow_gaps)  # DicomError is an InputError
+    from unet3d.io.dicom import read_series, select_series
+    from unet3d.io.enhanced import is_multiframe, read_multiframe
+
+    headers: list[Any]
+    if path.is_file():
+        headers = [pydicom.dcmread(path, stop_before_pixels=True)]
+        if not is_multiframe(headers[0]):
+            raise InputError(f"{path}: a single DICOM image; give the folder of its series")
+    else:
+        headers = select_series(path, series_uid, allow_gaps=allow_gaps)  # DicomError is an InputError
+    if is_multiframe(headers[0]):
+        image, header, order = read_multiframe(str(headers[0].filename), headers[0])
+        return Volume(image=image, kind="dicom", path=path, dicom_headers=[header], frame_order=order)
     image = _from_sitk(read_series(headers), path)
     return Volume(image=image, kind="dicom", path=path, dicom_headers=headers)
 

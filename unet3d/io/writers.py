@@ -50,7 +50,12 @@ def write_seg(
         specs.append(SegmentSpec(value, name, **extra))  # type: ignore[arg-type]
     if not specs:
         specs = [SegmentSpec(int(v), f"label {int(v)}") for v in np.unique(labels) if v]
-    return write_dicom_seg(labels.transpose(2, 1, 0), volume.dicom_headers, specs, path, overwrite=overwrite)
+    planes = labels.transpose(2, 1, 0)  # (z, rows, columns)
+    if volume.frame_order is not None:  # a multi-frame source: its frames in file order
+        frames = np.empty_like(planes)
+        frames[np.asarray(volume.frame_order)] = planes
+        planes = frames
+    return write_dicom_seg(planes, volume.dicom_headers, specs, path, overwrite=overwrite)
 
 
 def write_png(volume: Volume, labels: np.ndarray, path: Path, overwrite: bool, *_: object) -> Path:
