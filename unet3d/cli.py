@@ -177,7 +177,8 @@ def build_parser() -> argparse.ArgumentParser:
         "inputs",
         nargs="+",
         metavar="INPUT",
-        help="NIfTI/NRRD/MHA files, DICOM series folders, folders of such files; PNG/TIFF/JPEG/BMP for 2D",
+        help="NIfTI/NRRD/MHA files, DICOM series folders, enhanced multi-frame DICOM files, folders of such files; "
+        "PNG/TIFF/JPEG/BMP for 2D bundles, which also take multi-page TIFF / OME-TIFF stacks and volumes page by page",
     )
     p.add_argument("--bundle", required=True, help="bundle folder, e.g. bundles/em")
     p.add_argument(
