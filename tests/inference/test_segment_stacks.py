@@ -19,8 +19,8 @@ from PIL import Image
 from tests.conftest import REPO_ROOT
 from unet3d.inference import BundlePredictor, segment
 from unet3d.inference.pages import stitch
+from unet3d.io.errors import InputError
 from unet3d.io.stacks import open_tiff_stack, read_page_stack, tiff_pages
-from unet3d.io.volume import InputError
 
 EM, NUCLEI = REPO_ROOT / "bundles/em", REPO_ROOT / "bundles/nuclei"
 

@@ -6,8 +6,8 @@ import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+from unet3d.io.errors import InputError
 from unet3d.io.formats import header_shape, input_suffixes
-from unet3d.io.volume import InputError
 
 ISBI2012_SOURCE = (
     "The ISBI 2012 EM segmentation challenge data (train-volume.tif, train-labels.tif) is public: "

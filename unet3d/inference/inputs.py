@@ -23,9 +23,11 @@ from monai.data.utils import affine_to_spacing
 from unet3d.inference.layout import BundleLayout
 from unet3d.inference.pages import PageSummary, segment_pages
 from unet3d.inference.predictor import BundlePredictor, Prediction
+from unet3d.io.errors import InputError
+from unet3d.io.formats import read_volume, write_mask
 from unet3d.io.stacks import open_tiff_stack, tiff_pages, write_page_stack
-from unet3d.io.volume import InputError, Volume, read_volume
-from unet3d.io.writers import write_mask, write_probabilities
+from unet3d.io.volume import Volume
+from unet3d.io.writers import write_probabilities
 from unet3d.report import confidence, encoded, label_statistics, thumbnail, write_record
 from unet3d.report.stats import mask_statistics, reported_labels
 

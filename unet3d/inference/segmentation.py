@@ -11,9 +11,9 @@ from pathlib import Path
 from unet3d.inference.inputs import InputJob, probabilities_path
 from unet3d.inference.layout import BundleLayout
 from unet3d.inference.predictor import BundlePredictor
+from unet3d.io.errors import InputError
 from unet3d.io.formats import input_format, is_dicom_file, is_input_file, output_format, output_suffix, stem
 from unet3d.io.stacks import tiff_pages
-from unet3d.io.volume import InputError
 from unet3d.report import (
     build_report,
     mask_files,

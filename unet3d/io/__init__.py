@@ -6,9 +6,21 @@ Every format is one entry of :data:`unet3d.io.formats.FORMATS`.
 from unet3d.io.atomic import atomic_write
 from unet3d.io.dicom import DicomError, find_series, read_series, select_series
 from unet3d.io.dicom_seg import SegmentSpec, read_dicom_seg, write_dicom_seg
-from unet3d.io.formats import FORMATS, Format, header_shape, input_format, input_suffixes, output_format, stem
-from unet3d.io.volume import InputError, Volume, input_kind, read_volume
-from unet3d.io.writers import read_probabilities, write_mask, write_probabilities
+from unet3d.io.errors import InputError
+from unet3d.io.formats import (
+    FORMATS,
+    Format,
+    header_shape,
+    input_format,
+    input_kind,
+    input_suffixes,
+    output_format,
+    read_volume,
+    stem,
+    write_mask,
+)
+from unet3d.io.volume import Volume
+from unet3d.io.writers import read_probabilities, write_probabilities
 
 __all__ = [
     "FORMATS",

@@ -52,7 +52,7 @@ def writable_dir(folder: str | os.PathLike, what: str = "output folder") -> Path
         InputError: the path (or a folder above it) is a file, cannot be created, or is not writable
             (e.g. on a read-only file system).
     """
-    from unet3d.io.volume import InputError
+    from unet3d.io.errors import InputError
 
     path = Path(folder)
     if path.exists() and not path.is_dir():

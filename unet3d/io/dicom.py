@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -12,13 +13,13 @@ from pydicom.dataset import Dataset
 from pydicom.errors import InvalidDicomError
 
 from unet3d.io.enhanced import is_multiframe
-from unet3d.io.volume import InputError
+from unet3d.io.errors import InputError, itk_reason
 
 logger = logging.getLogger(__name__)
 
 SEG_SOP_CLASS = "1.2.840.10008.5.1.4.1.1.66.4"
 # files in a series folder that are not slices: skipped with a warning (any other unreadable file
-# is a damaged slice, an error); besides these, files of the image formats unet3d.io.formats reads
+# is a damaged slice, an error); besides these, files of the image formats the registry reads
 OTHER_FILE_SUFFIXES = (".txt", ".md", ".json", ".xml", ".csv", ".pdf", ".html", ".gz", ".raw", ".zip", ".log", ".ini")
 # slice spacing may vary by this share of the median spacing (or 0.01 mm) before it is a gap
 GAP_TOLERANCE = 0.05
@@ -36,29 +37,27 @@ class UnevenSpacingError(DicomError):
     """A series' slices are not evenly spaced (a missing or duplicate slice)."""
 
 
-def find_series(folder: str | os.PathLike) -> dict[str, list[Dataset]]:
+def find_series(folder: str | os.PathLike, skip_suffixes: Sequence[str] = ()) -> dict[str, list[Dataset]]:
     """Image series in ``folder`` (searched recursively): ``{SeriesInstanceUID: headers}``.
 
     Headers are read without pixel data. DICOM objects that are not image slices (SEG,
-    reports, ...) and images of the formats :mod:`unet3d.io.formats` reads (``.nrrd``, ``.png``:
-    inputs of their own) are skipped silently; files with a suffix of other formats (``.txt``,
-    ``.json``, ...) are skipped with one warning line; any other file that does not read as DICOM
-    is a damaged slice and an error. Each series' headers
-    are sorted along the slice normal (ascending position).
+    reports, ...) and files named with ``skip_suffixes`` (the registry passes the suffixes
+    of the other formats it reads, ``.nrrd``, ``.png``: inputs of their own) are skipped
+    silently; files with a suffix of other formats (``.txt``, ``.json``, ...) are skipped with
+    one warning line; any other file that does not read as DICOM is a damaged slice and an
+    error. Each series' headers are sorted along the slice normal (ascending position).
 
     Raises:
         DicomError: ``folder`` is not a folder, holds no DICOM image, or holds a damaged slice.
     """
-    from unet3d.io.formats import input_suffixes
-
-    images = input_suffixes()
+    images = tuple(s.lower() for s in skip_suffixes)
     root = Path(folder)
     if not root.is_dir():
         raise DicomError(f"{root}: not a folder of DICOM files")
     series: dict[str, list[Dataset]] = {}
     skipped: list[str] = []
     for path in sorted(p for p in root.rglob("*") if p.is_file() and not p.name.startswith(".")):
-        if path.name.lower().endswith(images):
+        if images and path.name.lower().endswith(images):
             continue  # an image of another format: an input of its own (unet3d.inference.expand_inputs)
         try:
             ds = pydicom.dcmread(path, stop_before_pixels=True)
@@ -171,7 +170,12 @@ def check_spacing(headers: list[Dataset], folder: str | os.PathLike) -> None:
     check_positions(z, folder)
 
 
-def select_series(folder: str | os.PathLike, series_uid: str | None = None, allow_gaps: bool = False) -> list[Dataset]:
+def select_series(
+    folder: str | os.PathLike,
+    series_uid: str | None = None,
+    allow_gaps: bool = False,
+    skip_suffixes: Sequence[str] = (),
+) -> list[Dataset]:
     """The headers of one series of ``folder``, sorted along the slice normal.
 
     Args:
@@ -179,13 +183,14 @@ def select_series(folder: str | os.PathLike, series_uid: str | None = None, allo
         series_uid: which series, if the folder holds several.
         allow_gaps: accept unevenly spaced slices (they are then stacked as if contiguous; the
             geometry past a gap is wrong), with a warning.
+        skip_suffixes: file name endings that are not slices (:func:`find_series`).
 
     Raises:
         DicomError: several series and no ``series_uid`` (the message lists them), an unknown
             ``series_uid``, a slice of another orientation or size (:func:`check_geometry`), or
             unevenly spaced slices (see :func:`check_spacing`).
     """
-    series = find_series(folder)
+    series = find_series(folder, skip_suffixes)
     if series_uid is not None:
         if series_uid not in series:
             raise DicomError(f"{folder}: no series {series_uid}; found: {_describe(series)}")
@@ -258,11 +263,3 @@ def pixel_data_problem(path: str | os.PathLike) -> str | None:
     except Exception as e:  # pydicom raises many types for damaged files
         return f"cannot decode the pixel data ({' '.join(str(e).split())})"
     return None
-
-
-def itk_reason(error: Exception) -> str:
-    """The words of an ITK exception without its source file, line and object address, on one line."""
-    text = str(error)
-    if "ITK ERROR:" in text:
-        text = text.split("ITK ERROR:", 1)[1].split("):", 1)[-1]
-    return " ".join(text.split())

@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 from pydicom.dataset import Dataset
 
-from unet3d.io.volume import InputError
+from unet3d.io.errors import InputError
 
 _LPS_TO_RAS = np.diag([-1.0, -1.0, 1.0, 1.0])
 

@@ -1,4 +1,7 @@
-"""The one registry of file formats: suffixes, reader, header reader, mask writer.
+"""The one registry of file formats: suffixes, reader, header reader, mask writer; reading and writing by it.
+
+The registry imports the readers (:mod:`unet3d.io.volume`) and writers (:mod:`unet3d.io.writers`),
+never the reverse: :func:`read_volume` and :func:`write_mask` choose them here.
 
 As nnU-Net's ``imageio`` reader-writer registry does, each format is one entry; ``unet3d segment``,
 the datalists (``unet3d.data``) and the bundles' inference datalists take their suffixes from here,
@@ -27,8 +30,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from unet3d.io import volume, writers
-from unet3d.io.volume import InputError
+from unet3d.io.errors import InputError, read_error_reason
+from unet3d.io.volume import Volume
+from unet3d.io.writers import SegmentCodes, SegmentNames
 
 
 @dataclass(frozen=True)
@@ -165,4 +172,93 @@ def header_shape(path: str | os.PathLike) -> tuple[int, ...]:
     try:
         return fmt.shape(p)
     except Exception as e:  # nibabel, ITK and PIL raise many kinds; all mean "not readable"
-        raise InputError(f"{p}: not a readable {fmt.noun} ({volume.read_error_reason(e)})") from e
+        raise InputError(f"{p}: not a readable {fmt.noun} ({read_error_reason(e)})") from e
+
+
+def input_kind(path: str | os.PathLike) -> str:
+    """The name of the input format of ``path`` (``dicom`` for a folder, ``nifti``, ``itk``,
+    ``image2d``); see :func:`input_format`.
+
+    Raises:
+        InputError: a file of another type, or a path that does not exist.
+    """
+    return input_format(path).name
+
+
+def read_volume(
+    path: str | os.PathLike, series_uid: str | None = None, color: bool = False, allow_gaps: bool = False
+) -> Volume:
+    """Read a NIfTI/NRRD/MetaImage file, a DICOM series folder or a 2D image (the reader is the
+    one this registry holds for the path).
+
+    Args:
+        path: the file or DICOM series folder.
+        series_uid: the series to read from a folder holding several.
+        color: accept 2D colour images (gray+alpha, RGB, RGBA), channels last; else only gray.
+        allow_gaps: read a DICOM series whose slices are not evenly spaced (see
+            :func:`unet3d.io.dicom.check_spacing`) instead of refusing it.
+
+    Raises:
+        InputError: unreadable or truncated file, more than one channel or a 4D volume, no voxels,
+            complex or RGB voxels, NaN or infinite intensities, an empty DICOM folder or several
+            series without ``series_uid``, a stack of 2D images.
+    """
+    import torch
+
+    p = Path(path)
+    read = input_format(p).read
+    assert read is not None  # input_format returns readable formats only
+    try:
+        volume = read(p, series_uid=series_uid, color=color, allow_gaps=allow_gaps, skip_suffixes=input_suffixes())
+    except InputError:
+        raise
+    except Exception as e:  # readers raise many types for damaged files
+        raise InputError(f"{p}: cannot read ({read_error_reason(e)})") from e
+    image, kind = volume.image, volume.kind
+    if image.numel() == 0:
+        raise InputError(f"{p}: empty image (no voxels)")
+    expected = 2 if kind == "image2d" else 3
+    if color and kind == "image2d" and image.ndim == 3 and image.shape[-1] in (2, 3, 4):
+        expected = 3
+    if image.ndim != expected:
+        what = "extra channels or time points" if image.ndim > expected else f"only {image.ndim} dimensions"
+        raise InputError(f"{p}: shape {tuple(image.shape)} has {what}; expected a single-channel {expected}D image")
+    if not torch.isfinite(image).all():
+        raise InputError(f"{p}: image contains NaN or infinite values")
+    return volume
+
+
+def write_mask(
+    volume: Volume,
+    mask: np.ndarray,
+    path: str | os.PathLike,
+    fmt: str,
+    overwrite: bool = False,
+    segment_names: SegmentNames | None = None,
+    segment_codes: SegmentCodes | None = None,
+    dtype: str = "uint8",
+) -> Path:
+    """Write ``mask`` (integer labels, MONAI axis order ``(x, y[, z])``, the input's shape) to ``path``
+    with the writer this registry holds for ``fmt``.
+
+    Args:
+        volume: the input as read by :func:`read_volume`.
+        mask: labels, shape ``volume.image.shape``.
+        path: output file.
+        fmt: an output format: ``nifti``, ``dicom-seg``, ``png`` or ``tiff``.
+        overwrite: replace an existing file.
+        segment_names: label value to segment name (DICOM SEG); labels without a name are skipped.
+        segment_codes: label value to ``{"category": [code, scheme, meaning], "type": [...]}``.
+        dtype: ``uint8`` (class labels) or ``uint16`` (instance ids, up to 65535 objects) for NIfTI
+            and PNG; DICOM SEG stores one binary segment per label.
+    """
+    writer = output_format(fmt).write
+    mask = np.asarray(mask)
+    if mask.shape != volume.spatial_shape:
+        raise ValueError(f"mask shape {mask.shape} differs from the input's {volume.spatial_shape}")
+    if dtype not in ("uint8", "uint16"):
+        raise ValueError(f"mask dtype {dtype!r}: choose uint8 or uint16")
+    if mask.size and int(mask.max()) > np.iinfo(dtype).max:
+        raise ValueError(f"{volume.path}: {int(mask.max())} labels do not fit the bundle's {dtype} masks")
+    assert writer is not None
+    return writer(volume, mask.astype(dtype), Path(path), overwrite, segment_names or {}, segment_codes or {})

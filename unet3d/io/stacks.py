@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from unet3d.io.atomic import atomic_write
-from unet3d.io.volume import InputError
+from unet3d.io.errors import InputError
 
 TIFF_SUFFIXES = (".tif", ".tiff")
 # OME Pixels attributes a mask keeps (sizes of one pixel, plane step, time step, their units)

@@ -7,19 +7,15 @@ MetaImage through SimpleITK, whose LPS geometry is converted to RAS as MONAI's I
 
 from __future__ import annotations
 
-import os
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from unet3d.io.errors import InputError, read_error_reason
+
 _LPS_TO_RAS = np.diag([-1.0, -1.0, 1.0, 1.0])
-
-
-class InputError(ValueError):
-    """A bad input; the message names the file or folder and the problem."""
 
 
 @dataclass
@@ -51,18 +47,6 @@ class Volume:
         return shape[:2] if self.kind == "image2d" else shape
 
 
-def input_kind(path: str | os.PathLike) -> str:
-    """The name of the input format of ``path`` (``dicom`` for a folder, ``nifti``, ``itk``,
-    ``image2d``); see :func:`unet3d.io.formats.input_format`.
-
-    Raises:
-        InputError: a file of another type, or a path that does not exist.
-    """
-    from unet3d.io.formats import input_format
-
-    return input_format(path).name
-
-
 def _from_sitk(image, path: Path):
     import SimpleITK as sitk
     import torch
@@ -88,18 +72,6 @@ def _from_sitk(image, path: Path):
 # PIL modes of 2D images: one channel, and colour ones (read with ``color=True``)
 GRAY_MODES = ("1", "L", "I", "I;16", "I;16B", "I;16L", "I;16N", "F")
 COLOR_MODES = ("LA", "RGB", "RGBA")
-
-
-def read_error_reason(error: Exception) -> str:
-    """A reader's exception in words, on one line: truncated files say so, ITK's source locations go."""
-    from unet3d.io.dicom import itk_reason
-
-    text = itk_reason(error)
-    truncated = re.search(r"[Ee]xpected (\d+) bytes, got (\d+) bytes", text)
-    if truncated:
-        need, got = truncated.groups()
-        return f"file truncated: {got} of {need} bytes of image data; the file is damaged or incomplete"
-    return f"{type(error).__name__}: {text}"
 
 
 def palette_to_colours(image: Any) -> Any:
@@ -161,7 +133,9 @@ def read_itk(path: Path, **_: Any) -> Volume:
     return Volume(image=_from_sitk(sitk.ReadImage(str(path)), path), kind="itk", path=path)
 
 
-def read_dicom(path: Path, series_uid: str | None = None, allow_gaps: bool = False, **_: Any) -> Volume:
+def read_dicom(
+    path: Path, series_uid: str | None = None, allow_gaps: bool = False, skip_suffixes: tuple = (), **_: Any
+) -> Volume:
     """A DICOM series folder (one series, or the one ``series_uid`` names) through SimpleITK, or
     an enhanced multi-frame CT/MR object (a file, or a folder holding one) through
     :func:`unet3d.io.enhanced.read_multiframe`."""
@@ -176,7 +150,7 @@ def read_dicom(path: Path, series_uid: str | None = None, allow_gaps: bool = Fal
         if not is_multiframe(headers[0]):
             raise InputError(f"{path}: a single DICOM image; give the folder of its series")
     else:
-        headers = select_series(path, series_uid, allow_gaps=allow_gaps)  # DicomError is an InputError
+        headers = select_series(path, series_uid, allow_gaps, skip_suffixes)  # DicomError is an InputError
     if is_multiframe(headers[0]):
         image, header, order = read_multiframe(str(headers[0].filename), headers[0])
         return Volume(image=image, kind="dicom", path=path, dicom_headers=[header], frame_order=order)
@@ -222,48 +196,3 @@ def image2d_shape(path: Path) -> tuple[int, ...]:
         im.verify()
     with Image.open(path) as im:
         return (im.height, im.width)
-
-
-def read_volume(
-    path: str | os.PathLike, series_uid: str | None = None, color: bool = False, allow_gaps: bool = False
-) -> Volume:
-    """Read a NIfTI/NRRD/MetaImage file, a DICOM series folder or a 2D image (the reader is the
-    one :mod:`unet3d.io.formats` registers for the path).
-
-    Args:
-        path: the file or DICOM series folder.
-        series_uid: the series to read from a folder holding several.
-        color: accept 2D colour images (gray+alpha, RGB, RGBA), channels last; else only gray.
-        allow_gaps: read a DICOM series whose slices are not evenly spaced (see
-            :func:`unet3d.io.dicom.check_spacing`) instead of refusing it.
-
-    Raises:
-        InputError: unreadable or truncated file, more than one channel or a 4D volume, no voxels,
-            complex or RGB voxels, NaN or infinite intensities, an empty DICOM folder or several
-            series without ``series_uid``, a stack of 2D images.
-    """
-    import torch
-
-    from unet3d.io.formats import input_format
-
-    p = Path(path)
-    read = input_format(p).read
-    assert read is not None  # input_format returns readable formats only
-    try:
-        volume = read(p, series_uid=series_uid, color=color, allow_gaps=allow_gaps)
-    except InputError:
-        raise
-    except Exception as e:  # readers raise many types for damaged files
-        raise InputError(f"{p}: cannot read ({read_error_reason(e)})") from e
-    image, kind = volume.image, volume.kind
-    if image.numel() == 0:
-        raise InputError(f"{p}: empty image (no voxels)")
-    expected = 2 if kind == "image2d" else 3
-    if color and kind == "image2d" and image.ndim == 3 and image.shape[-1] in (2, 3, 4):
-        expected = 3
-    if image.ndim != expected:
-        what = "extra channels or time points" if image.ndim > expected else f"only {image.ndim} dimensions"
-        raise InputError(f"{p}: shape {tuple(image.shape)} has {what}; expected a single-channel {expected}D image")
-    if not torch.isfinite(image).all():
-        raise InputError(f"{p}: image contains NaN or infinite values")
-    return volume

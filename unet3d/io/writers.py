@@ -10,7 +10,8 @@ from typing import Any
 import numpy as np
 
 from unet3d.io.atomic import atomic_write
-from unet3d.io.volume import InputError, Volume
+from unet3d.io.errors import InputError
+from unet3d.io.volume import Volume
 
 SegmentNames = Mapping[int, str]
 SegmentCodes = Mapping[int, Mapping[str, list[str]]]
@@ -80,44 +81,6 @@ def write_tiff(volume: Volume, labels: np.ndarray, path: Path, overwrite: bool, 
         tifffile.imwrite(tmp, pages, photometric="minisblack")
 
     return atomic_write(path, write, overwrite)
-
-
-def write_mask(
-    volume: Volume,
-    mask: np.ndarray,
-    path: str | os.PathLike,
-    fmt: str,
-    overwrite: bool = False,
-    segment_names: SegmentNames | None = None,
-    segment_codes: SegmentCodes | None = None,
-    dtype: str = "uint8",
-) -> Path:
-    """Write ``mask`` (integer labels, MONAI axis order ``(x, y[, z])``, the input's shape) to ``path``
-    with the writer :mod:`unet3d.io.formats` registers for ``fmt``.
-
-    Args:
-        volume: the input as read by :func:`unet3d.io.volume.read_volume`.
-        mask: labels, shape ``volume.image.shape``.
-        path: output file.
-        fmt: an output format: ``nifti``, ``dicom-seg``, ``png`` or ``tiff``.
-        overwrite: replace an existing file.
-        segment_names: label value to segment name (DICOM SEG); labels without a name are skipped.
-        segment_codes: label value to ``{"category": [code, scheme, meaning], "type": [...]}``.
-        dtype: ``uint8`` (class labels) or ``uint16`` (instance ids, up to 65535 objects) for NIfTI
-            and PNG; DICOM SEG stores one binary segment per label.
-    """
-    from unet3d.io.formats import output_format
-
-    writer = output_format(fmt).write
-    mask = np.asarray(mask)
-    if mask.shape != volume.spatial_shape:
-        raise ValueError(f"mask shape {mask.shape} differs from the input's {volume.spatial_shape}")
-    if dtype not in ("uint8", "uint16"):
-        raise ValueError(f"mask dtype {dtype!r}: choose uint8 or uint16")
-    if mask.size and int(mask.max()) > np.iinfo(dtype).max:
-        raise ValueError(f"{volume.path}: {int(mask.max())} labels do not fit the bundle's {dtype} masks")
-    assert writer is not None
-    return writer(volume, mask.astype(dtype), Path(path), overwrite, segment_names or {}, segment_codes or {})
 
 
 def write_probabilities(
