@@ -276,6 +276,8 @@ def _quiet_optional_gpu_codecs() -> None:
     import warnings
 
     logging.getLogger("monai.data.nvimgcodec_pydicom_plugin").setLevel(logging.ERROR)
+    # tifffile logs each damaged page it meets; the reader's one error line names the file and page
+    logging.getLogger("tifffile").setLevel(logging.CRITICAL)
     warnings.filterwarnings("ignore", message=".*nvImageCodec.*")
     warnings.filterwarnings("ignore", category=FutureWarning)
     warnings.filterwarnings("ignore", category=DeprecationWarning)

@@ -147,5 +147,5 @@ def test_em_report_in_a_browser(browser, data_dir, tmp_path):
 
 def test_report_of_a_folder_without_masks_is_one_line(tmp_path, capsys):
     assert main(["report", str(tmp_path)]) == 1
-    message = f"error: {tmp_path}: no mask (<name>_seg.nii.gz, .png or .dcm) to report on"
+    message = f"error: {tmp_path}: no mask (<name>_seg.nii.gz, .png, .dcm or .tif) to report on"
     assert capsys.readouterr().err.strip() == message

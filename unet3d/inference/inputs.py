@@ -147,6 +147,8 @@ class InputJob:
         try:
             yield from segment_pages(self.predictor, pages, count, self.layout.instances, self.stitch_iou, inner,
                                      summary)  # fmt: skip
+        except InputError:
+            raise
         except ValueError as e:
             raise InputError(f"{self.path}: {e}") from e
 

@@ -108,7 +108,11 @@ class TiffStack:
             raise IndexError(f"page {index} of a {self.pages}-page stack")
         if self._planar_pages is not None:
             return self._planar_pages[index]
-        return np.asarray(self._tif.asarray(key=index, series=0))
+        try:
+            return np.asarray(self._tif.asarray(key=index, series=0))
+        except Exception as e:  # tifffile raises many kinds for damaged pages
+            reason = " ".join(str(e).split())
+            raise InputError(f"{self.path}: page {index + 1} cannot be read ({type(e).__name__}: {reason})") from e
 
     def close(self) -> None:
         if self._tif is not None:
