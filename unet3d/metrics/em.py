@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import numpy as np
 import torch
-from monai.metrics import CumulativeIterationMetric
-from monai.metrics.utils import do_metric_reduction
 from monai.utils import MetricReduction
 from skimage.measure import label as connected_components
 from skimage.metrics import adapted_rand_error
 from skimage.segmentation import expand_labels
+
+from unet3d.metrics.per_image import PerImageMetric
 
 
 def _as_label_map(x: torch.Tensor) -> torch.Tensor:
@@ -36,10 +36,9 @@ def rand_error(membrane_true: np.ndarray, membrane_pred: np.ndarray) -> float:
     return float(error)
 
 
-class _PerImageMetric(CumulativeIterationMetric):
+class _PerImageMetric(PerImageMetric):
     def __init__(self, reduction: MetricReduction | str = MetricReduction.MEAN, membrane_label: int = 1) -> None:
-        super().__init__()
-        self.reduction = reduction
+        super().__init__(reduction)
         self.membrane_label = membrane_label
 
     def _score(self, true: np.ndarray, pred: np.ndarray) -> float:
@@ -53,13 +52,6 @@ class _PerImageMetric(CumulativeIterationMetric):
         for p, t in zip(pred.detach().cpu().numpy(), true.detach().cpu().numpy(), strict=True):
             scores.append(self._score((t[0] == self.membrane_label).astype(np.uint8), (p[0] == self.membrane_label)))
         return torch.tensor(scores, dtype=torch.float32, device=y_pred.device)[:, None]
-
-    def aggregate(self, reduction: MetricReduction | str | None = None) -> torch.Tensor:
-        data = self.get_buffer()
-        if not isinstance(data, torch.Tensor):
-            raise ValueError("the data to aggregate must be a PyTorch Tensor")
-        f, _ = do_metric_reduction(data, reduction or self.reduction)
-        return f
 
 
 class PixelError(_PerImageMetric):

@@ -22,11 +22,10 @@ from __future__ import annotations
 
 import numpy as np
 import torch
-from monai.metrics import CumulativeIterationMetric
-from monai.metrics.utils import do_metric_reduction
 from monai.utils import MetricReduction
 
 from unet3d.data.nuclei import is_instance_map
+from unet3d.metrics.per_image import PerImageMetric
 
 AP_THRESHOLDS = tuple(np.round(np.arange(0.5, 1.0, 0.05), 2))
 METRIC_NAMES = ("ap50", "map", "f1", "seg", "fg_iou")
@@ -84,7 +83,7 @@ def instance_scores(true: np.ndarray, pred: np.ndarray) -> dict[str, float]:
             "seg": seg, **scores}  # fmt: skip
 
 
-class InstanceMetric(CumulativeIterationMetric):
+class InstanceMetric(PerImageMetric):
     """One of :func:`instance_scores`' metrics per image, as a MONAI metric (for ``IgniteMetricHandler``).
 
     ``y_pred`` and ``y``: instance maps ``(B, 1, *spatial)``. Per-image values ``(B, 1)``, NaN
@@ -103,10 +102,10 @@ class InstanceMetric(CumulativeIterationMetric):
     """
 
     def __init__(self, name: str = "ap50", reduction: MetricReduction | str = MetricReduction.MEAN) -> None:
-        super().__init__()
+        super().__init__(reduction)
         if name not in METRIC_NAMES:
             raise ValueError(f"unknown instance metric {name!r} (choose from {', '.join(METRIC_NAMES)})")
-        self.name, self.reduction = name, reduction
+        self.name = name
 
     def _compute_tensor(self, y_pred: torch.Tensor, y: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
         if y_pred.ndim < 3 or y_pred.shape[1] != 1 or y.shape[1] != 1:
@@ -114,10 +113,3 @@ class InstanceMetric(CumulativeIterationMetric):
         pred, true = y_pred.detach().cpu().numpy(), y.detach().cpu().numpy()
         values = [instance_scores(np.rint(t[0]), np.rint(p[0]))[self.name] for t, p in zip(true, pred, strict=True)]
         return torch.tensor(values, dtype=torch.float32)[:, None]
-
-    def aggregate(self, reduction: MetricReduction | str | None = None) -> torch.Tensor:
-        data = self.get_buffer()
-        if not isinstance(data, torch.Tensor):
-            raise ValueError("the data to aggregate must be a PyTorch Tensor")
-        f, _ = do_metric_reduction(data, reduction or self.reduction)
-        return f
