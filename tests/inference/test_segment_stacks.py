@@ -20,7 +20,7 @@ from tests.conftest import REPO_ROOT
 from unet3d.inference import BundlePredictor, segment
 from unet3d.inference.pages import stitch
 from unet3d.io.errors import InputError
-from unet3d.io.stacks import open_tiff_stack, read_page_stack, tiff_pages
+from unet3d.io.stacks import open_tiff_stack, tiff_pages
 
 EM, NUCLEI = REPO_ROOT / "bundles/em", REPO_ROOT / "bundles/nuclei"
 
@@ -58,7 +58,7 @@ def test_isbi_stack_as_the_challenge_ships_it_gives_a_page_per_page(data_dir, tm
            str(tmp_path / "out"), "--no-tta", "--report"]  # fmt: skip
     res = subprocess.run(cmd, capture_output=True, text=True, cwd=REPO_ROOT, timeout=900)
     assert res.returncode == 0, res.stderr[-2000:]
-    masks = read_page_stack(tmp_path / "out/stack_seg.tif")
+    masks = tifffile.imread(tmp_path / "out/stack_seg.tif")
     assert masks.shape == pages.shape and masks.dtype == np.uint8
     for i in range(3):
         single = np.asarray(Image.open(tmp_path / f"out/page{i}_seg.png"))

@@ -113,14 +113,6 @@ def _open_image(path: Path) -> Image.Image:
         raise DatasetError(f"{path}: not a readable image ({e})") from e
 
 
-def _size(path: Path) -> tuple[int, int]:
-    try:
-        with Image.open(path) as im:
-            return (im.height, im.width)
-    except (UnidentifiedImageError, OSError, SyntaxError) as e:
-        raise DatasetError(f"{path}: not a readable image ({e})") from e
-
-
 def content_hashes(image: Image.Image, run: int = 16, keep_every: int = 16) -> np.ndarray:
     """The distinct kept content hashes of one image, int64 (see :func:`overlap_groups`).
 
@@ -322,10 +314,11 @@ def nuclei_datalist(
     fields: list[str] = []  # content groups: what may not straddle the split
     for layout, folder, pairs in sets:
         source = folder.relative_to(root).as_posix() if folder != root else folder.name
-        kinds, hashes = [], []
-        for image, _ in pairs:  # each image decoded once, for its modality and (DSB) its content
+        kinds, sizes, hashes = [], [], []
+        for image, _ in pairs:  # each image decoded once: its size, modality and (DSB) content
             with _open_image(image) as im:
                 kinds.append(appearance(im))
+                sizes.append((im.height, im.width))
                 if layout == "dsb":
                     hashes.append(content_hashes(im))
         if layout == "dsb":
@@ -342,9 +335,8 @@ def nuclei_datalist(
             every = max(round(1 / val_fraction), 2) if val_fraction > 0 else 0
             in_val = [bool(every) and i % every == 0 for i in range(len(pairs))]
             fields += [f"{source}:{image.name}" for image, _ in pairs]
-        for (image, label), kind in zip(pairs, kinds, strict=True):
+        for (image, label), kind, size in zip(pairs, kinds, sizes, strict=True):
             label_map = read_label(label)
-            size = _size(image)
             if size != label_map.shape:
                 raise DatasetError(f"{label}: label size {label_map.shape} differs from its image's {size}")
             entry = {"image": str(image), "label": str(label), "source": source}

@@ -192,12 +192,13 @@ def segment(
     paths = expand_inputs(inputs)
     if not paths:
         raise InputError("no input given")
-    outputs = [output_path(p, output_dir, fmt) for p in paths]
+    formats = [fmt or mask_format(p) for p in paths]  # headers read once (a TIFF's page count)
+    outputs = [output_path(p, output_dir, f) for p, f in zip(paths, formats, strict=True)]
     clash = next((o for i, o in enumerate(outputs) if o in outputs[:i]), None)
     if clash is not None:
         sources = [str(p) for p, o in zip(paths, outputs, strict=True) if o == clash]
         raise InputError(f"{clash}: the same output name for {' and '.join(sources)}")
-    paths, outputs = paths[rank::world_size], outputs[rank::world_size]
+    paths, outputs, formats = paths[rank::world_size], outputs[rank::world_size], formats[rank::world_size]
     predictor = bundle if isinstance(bundle, BundlePredictor) else None
     layout = predictor.layout if predictor else BundleLayout(bundle)  # type: ignore[arg-type]
     for out in outputs:
@@ -217,9 +218,10 @@ def segment(
     start = time.perf_counter()
     done = 0
     try:
-        for path, out in tqdm(list(zip(paths, outputs, strict=True)), disable=not progress, unit="input"):
+        jobs = list(zip(paths, outputs, formats, strict=True))
+        for path, out, out_fmt in tqdm(jobs, disable=not progress, unit="input"):
             try:
-                job = InputJob(path, out, fmt or mask_format(path), predictor, Path(output_dir), overwrite, stitch)
+                job = InputJob(path, out, out_fmt, predictor, Path(output_dir), overwrite, stitch)
                 written.append(job.run(series_uid, allow_gaps, probabilities, report))
             except InputError as e:
                 logger.info(f"failed: {e}")  # the caller reports failures; --verbose shows them as they come

@@ -5,6 +5,8 @@ converted enhanced" ones. Their geometry is in functional groups: per frame (or 
 frames) the plane position, the plane orientation, the pixel spacing and the rescale. SimpleITK
 reads such files without that per-frame geometry, so they are read here with pydicom, the frames
 decoded by highdicom (its modality transform: rescale slope/intercept, e.g. CT Hounsfield units).
+highdicom's ``Image.get_volume`` would also stack them, but does not say which source frame lies at
+each ``z``, which the SEG written back needs.
 
 Frames are stacked in the order of their position along the plane normal (ascending), as the
 slices of a classic series are (:func:`unet3d.io.dicom.find_series`); ``frame_order[k]`` is the

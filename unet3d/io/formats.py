@@ -125,11 +125,12 @@ def input_format(path: str | os.PathLike) -> Format:
 
 def is_dicom_file(path: Path) -> bool:
     """A DICOM Part 10 file (``DICM`` after the 128-byte preamble) or a file named ``*.dcm``."""
+    from pydicom.misc import is_dicom
+
     if path.name.lower().endswith(".dcm"):
         return True
     try:
-        with open(path, "rb") as f:
-            return f.read(132)[128:] == b"DICM"
+        return is_dicom(path)
     except OSError:
         return False
 

@@ -232,11 +232,3 @@ def write_page_stack(
             raise ValueError(f"{count} mask pages for a {like.pages}-page stack")
 
     return atomic_write(path, write, overwrite=overwrite)
-
-
-def read_page_stack(path: str | os.PathLike) -> np.ndarray:
-    """Every page of a TIFF mask as ``(pages, Y, X)`` (tests and small stacks)."""
-    import tifffile
-
-    array = np.asarray(tifffile.imread(path))
-    return array.reshape(-1, *array.shape[-2:])
