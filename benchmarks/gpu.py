@@ -110,7 +110,7 @@ def inference(device: str, precision: str, shape: tuple[int, int, int], work: Pa
     rows = {}
     cpu = BundlePredictor(REPO / "bundles/hippocampus", device="cpu", precision="fp32")
     reference = np.asarray(cpu(image.clone()))
-    for name, freeze in (("fp32 eager", None), ("fp32 frozen", 8), (f"{precision} frozen", 8)):
+    for name, freeze in (("fp32 eager", 0), ("fp32 frozen", 8), (f"{precision} frozen", 8)):
         wanted = name.split()[0]
         predictor = BundlePredictor(
             REPO / "bundles/hippocampus", device=device, precision=wanted, freeze_min_windows=freeze

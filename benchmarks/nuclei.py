@@ -23,7 +23,7 @@ and on a folder of 1000x1000 H&E tissue images, time per image with start-up exc
 bundle is judged on (:func:`kind`): fluorescence, brightfield/stained cells, H&E tissue.
 
 **Large images** (``--large N``): one NxN image (a HeLa validation frame tiled), seconds and peak
-memory (the process's maximum RSS) with the shipped ``max_window`` and with the whole image in one
+memory (the process's maximum RSS) with the shipped ``window_size`` and with the whole image in one
 window, each in a fresh process.
 
     .venv/bin/python benchmarks/nuclei.py                     # speed only (a minute)
@@ -117,7 +117,7 @@ def quality(dataset_dir: Path, baseline_dir: Path, out: Path) -> None:
     ckpt = train_baseline(dataset_dir, baseline_dir.with_name(baseline_dir.name + "_second_cycle"),
                           "--init_weights", str(first), *SECOND_CYCLE)  # fmt: skip
     ours = evaluate(dataset_dir, out / "unet3d")
-    theirs = evaluate(dataset_dir, out / "baseline", "--validate#handlers#0#load_path", str(ckpt),
+    theirs = evaluate(dataset_dir, out / "baseline", "--weights", str(ckpt),
                       *BASELINE_INSTANCES)  # fmt: skip
     print(f"\nvalidation split: {ours['images']} images; mean per image (NaN-free)\n")
     print(f"| {'data set':28s} | {'model':8s} | " + " | ".join(f"{m[4:]:>7s}" for m in METRICS) + " |")
@@ -199,7 +199,7 @@ def large(dataset_dir: Path, size: int) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         image = Path(tmp) / f"hela_{size}.tif"
         Image.fromarray(tiled).save(image)
-        for name, overrides in (("shipped max_window", {}), ("one window", {"max_window": [size + 8] * 2})):
+        for name, overrides in (("shipped window_size", {}), ("one window", {"window_size": [size + 16] * 2})):
             code = (
                 "import resource, time; import unet3d; from unet3d.inference import BundlePredictor; "
                 f"p = BundlePredictor({str(BUNDLE)!r}, device='cpu', overrides={overrides!r}); "

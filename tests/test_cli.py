@@ -27,8 +27,9 @@ def test_bundles_in_a_folder_without_bundles(tmp_path, capsys):
     assert str(tmp_path) in capsys.readouterr().err
 
 
-def test_tta_on_a_bundle_without_it_is_one_line(data_dir, tmp_path, capsys):
-    """Every shipped bundle has a `tta` key; one without it refuses --tta in one line, writes nothing."""
+def test_a_bundle_without_a_tta_id_is_refused_in_one_line(data_dir, tmp_path, capsys):
+    """`tta` is an id of the bundle contract: a bundle without it is refused in one line naming
+    it, and nothing is written."""
     import shutil
 
     bundle = tmp_path / "em_without_tta"
@@ -40,7 +41,7 @@ def test_tta_on_a_bundle_without_it_is_one_line(data_dir, tmp_path, capsys):
     image, out = data_dir / "isbi2012/test/images/slice_00.png", tmp_path / "out"
     assert main(["segment", str(image), "--bundle", str(bundle), "--output-dir", str(out), "--tta"]) == 1
     err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and "this bundle has no test-time augmentation" in err[0], err
+    assert len(err) == 1 and "inference.yaml: no `tta` id" in err[0], err
     assert not out.exists() or not any(out.iterdir())
     from unet3d.inference import BundleLayout
 
@@ -53,7 +54,7 @@ def test_modality_reaches_the_nuclei_bundle_and_is_refused_elsewhere(data_dir, t
     from unet3d.inference import BundleLayout
 
     parser = BundleLayout(REPO_ROOT / "bundles/nuclei").inference_parser(modality="stained")
-    assert parser.get_parsed_content("preprocessing").transforms[2].modality == "stained"
+    assert parser.get_parsed_content("prepare").transforms[1].modality == "stained"
     image, out = data_dir / "isbi2012/test/images/slice_00.png", tmp_path / "out"
     code = main(["segment", str(image), "--bundle", str(REPO_ROOT / "bundles/em"), "--output-dir", str(out),
                  "--modality", "fluorescence"])  # fmt: skip

@@ -30,4 +30,4 @@ def test_false_on_the_command_line_switches_off():
     parser = ConfigParser()
     parser.read_config(str(REPO_ROOT / "bundles/em/configs/inference.yaml"))
     parser.update({"bundle_root": str(REPO_ROOT / "bundles/em"), "tta": "false"})
-    assert parser.get_parsed_content("inferer").tta is False
+    assert parser.get_parsed_content("inferer").enabled is False

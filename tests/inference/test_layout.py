@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import shutil
+
 import pytest
 
 from tests.conftest import REPO_ROOT
@@ -27,6 +29,9 @@ def test_a_folder_without_the_layout_is_named(tmp_path):
         BundleLayout(tmp_path)
     (tmp_path / "configs" / "inference.yaml").write_text("bundle_root: .\n")
     (tmp_path / "configs" / "metadata.json").write_text("{}")
+    with pytest.raises(ValueError, match=r"inference\.yaml: no `device` id \(and dataset_dir, "):
+        BundleLayout(tmp_path)  # the contract's ids (tests/inference/test_contract.py)
+    shutil.copy(REPO_ROOT / "bundles/em/configs/inference.yaml", tmp_path / "configs" / "inference.yaml")
     with pytest.raises(FileNotFoundError, match=r"model\.pt: not found"):
         BundleLayout(tmp_path)
     assert BundleLayout(tmp_path, require_weights=False).channel_def == {}

@@ -22,7 +22,7 @@ def test_only_inputs_of_many_windows_are_frozen():
     runner = predictor.runner_for(large)
     assert isinstance(runner, torch.jit.ScriptModule)
     assert predictor.runner_for(large) is runner  # made once
-    never = BundlePredictor(HIPPOCAMPUS, device="cpu", freeze_min_windows=None)
+    never = BundlePredictor(HIPPOCAMPUS, device="cpu", freeze_min_windows=0)
     assert never.runner_for(large) is never.network
 
 
@@ -33,7 +33,7 @@ def test_large_volume_segmented_as_by_the_eager_network(data_dir):
     fast = BundlePredictor(HIPPOCAMPUS, device="cpu")
     assert isinstance(fast.runner_for(image[None]), torch.jit.ScriptModule)
     mask = fast(image.clone())
-    reference = BundlePredictor(HIPPOCAMPUS, device="cpu", freeze_min_windows=None)(image.clone())
+    reference = BundlePredictor(HIPPOCAMPUS, device="cpu", freeze_min_windows=0)(image.clone())
     assert mask.shape == reference.shape == image.shape  # a label map of the input's shape, no channel axis
     assert (reference > 0).sum() > 1000  # the hippocampi were found, so the comparison means something
     assert (mask != reference).float().mean() < 1e-4
@@ -116,7 +116,7 @@ def test_mixed_precision_segments_as_fp32(data_dir):
     the CPU too: the real volume's mask agrees with fp32's, through the frozen copy as well."""
     image = read_volume(data_dir / "msd_hippocampus/imagesTr/hippocampus_003.nii.gz").image
     assert BundlePredictor(HIPPOCAMPUS, device="cpu").precision == "fp32"
-    for freeze in (None, 1):
+    for freeze in (0, 1):
         reference = BundlePredictor(HIPPOCAMPUS, device="cpu", freeze_min_windows=freeze)(image)
         mixed = BundlePredictor(HIPPOCAMPUS, device="cpu", precision="bf16", freeze_min_windows=freeze)
         assert mixed.precision == "bf16"

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 import torch
 
-from unet3d.inferers import OverlapTileInferer, mirror_pad
-from unet3d.inferers.overlap_tile import dihedral_transforms
+from unet3d.inferers import DihedralTTAInferer, OverlapTileInferer, mirror_pad
+from unet3d.inferers.tta import dihedral_transforms
 from unet3d.networks import UNet
 
 
@@ -44,12 +44,13 @@ def test_3d_and_batch():
     assert y.shape == (2, 3, 30, 17, 45)
 
 
-def test_tta_averages_the_dihedral_group():
+def test_tta_around_overlap_tiles_averages_the_dihedral_group():
+    """The one TTA mechanism (DihedralTTAInferer) wraps overlap-tiles as any window inferer."""
     torch.manual_seed(0)
     net = UNet(2, 1, 2, features=(4, 8, 16)).eval()
     x = torch.rand(1, 1, 40, 50)
     with torch.no_grad():
-        y = OverlapTileInferer(roi_size=100, tta=True)(x, net)
+        y = DihedralTTAInferer(OverlapTileInferer(roi_size=100))(x, net)
         manual = []
         for k, flip in dihedral_transforms(2):
             t = torch.flip(torch.rot90(x, k, (-2, -1)), flip) if flip else torch.rot90(x, k, (-2, -1))

@@ -52,9 +52,13 @@ def check_layout(bundle) -> None:
     assert (bundle / "models/model.pt").stat().st_size < 10 * 2**20
 
 
+WINDOW_KEYS = ("inferer", "overlap", "blend_mode", "sw_batch_size", "tta", "tta_flip_axes")
+
+
 def check_inference_repeats_train(bundle, keys: tuple[str, ...]) -> tuple[dict, dict]:
-    """A 3D bundle's inference.yaml repeats train.yaml: the ``keys``, the preprocessing (the image's
-    steps of ``load_transforms``, interpolation modes aside) and the metadata's patch and channels.
+    """A 3D bundle's inference.yaml repeats train.yaml: the ``keys`` and the window settings, the
+    window (train.yaml's patch), ``prepare`` (the image's steps of ``load_transforms`` after the
+    reader, interpolation modes aside) and the metadata's patch and channels.
 
     Returns the two configs (train, inference) as loaded.
     """
@@ -63,9 +67,11 @@ def check_inference_repeats_train(bundle, keys: tuple[str, ...]) -> tuple[dict, 
     import yaml
 
     train, infer = (yaml.safe_load((bundle / "configs" / f).read_text()) for f in ("train.yaml", "inference.yaml"))
-    for key in keys:
+    for key in (*keys, *WINDOW_KEYS):
         assert infer[key] == train[key], key
-    for ours, theirs in zip(infer["preprocessing"]["transforms"], train["load_transforms"], strict=True):
+    assert infer["window_size"] == train["patch_size"] and train["window_size"] == "@patch_size"
+    assert infer["load"]["_target_"] == train["load_transforms"][0]["_target_"] == "LoadImaged"
+    for ours, theirs in zip(infer["prepare"]["transforms"], train["load_transforms"][1:], strict=True):
         assert ours["_target_"] == theirs["_target_"]
         assert {k: v for k, v in ours.items() if k not in ("keys", "mode")} == {
             k: v for k, v in theirs.items() if k not in ("keys", "mode")

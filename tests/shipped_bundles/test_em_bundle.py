@@ -38,23 +38,16 @@ def test_layout_and_links():
 
 def test_inference_repeats_train_exactly():
     train, infer = load("train.yaml"), load("inference.yaml")
-    for key in (
-        "network_def",
-        "patch_size",
-        "tile_size",
-        "spatial_dims",
-        "membrane_threshold",
-        "seed_threshold",
-        "min_seed_size",
-    ):
+    for key in ("network_def", "window_size", "sw_batch_size", "inferer", "spatial_dims", "membrane_threshold",
+                "seed_threshold", "min_seed_size"):  # fmt: skip
         assert infer[key] == train[key], key
-    assert {k: v for k, v in infer["inferer"].items() if k != "tta"} == {
-        k: v for k, v in train["inferer"].items() if k != "tta"
-    }
+    assert infer["tta"] is True and train["tta"] is False  # shipped with TTA; validation while training without
     image_steps = [t for t in train["load_transforms"] if t["_target_"] != "unet3d.transforms.MembraneLabeld"]
-    for ours, theirs in zip(infer["preprocessing"]["transforms"], image_steps, strict=True):
-        assert {k: v for k, v in ours.items() if k != "keys"} == {k: v for k, v in theirs.items() if k != "keys"}
-    assert infer["postprocessing"]["transforms"][:2] == train["postprocessing"]["transforms"]
+    ours = [infer["load"], *infer["prepare"]["transforms"]]
+    for mine, theirs in zip(ours, image_steps, strict=True):
+        assert {k: v for k, v in mine.items() if k != "keys"} == {k: v for k, v in theirs.items() if k != "keys"}
+    mask_steps = infer["to_probabilities"]["transforms"] + infer["to_labels"]["transforms"]
+    assert mask_steps == train["postprocessing"]["transforms"]
     for key in ("train#trainer", "train#dataset#data", "train#handlers", "validate#evaluator", "validate#dataset#data"):
         node = train
         for part in key.split("#"):

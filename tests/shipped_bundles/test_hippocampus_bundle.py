@@ -28,7 +28,7 @@ def test_layout_and_links():
 
 
 def test_inference_repeats_train_exactly():
-    train, _ = check_inference_repeats_train(BUNDLE, ("network_def", "patch_size", "spatial_dims", "pixdim", "inferer"))
+    train, _ = check_inference_repeats_train(BUNDLE, ("network_def", "spatial_dims", "pixdim"))
     for key in ("bundle_root", "device", "dataset_dir", "output_dir", "network_def", "inferer", "preprocessing",
                 "postprocessing", "val_interval", "run", "training"):  # fmt: skip
         assert key in train, key

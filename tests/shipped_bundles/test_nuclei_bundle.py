@@ -36,17 +36,24 @@ def test_layout_and_links():
 
 def test_inference_repeats_train_exactly():
     train, infer = load("train.yaml"), load("inference.yaml")
-    for key in ("network_def", "patch_size", "spatial_dims", "inferer", "tta", "threshold", "seed_threshold",
-                "min_seed_size", "keep_unseeded", "min_size", "expand", "modality"):  # fmt: skip
+    for key in ("network_def", "spatial_dims", "window_size", "overlap", "blend_mode", "sw_batch_size", "inferer",
+                "tta", "threshold", "seed_threshold", "min_seed_size", "keep_unseeded", "min_size", "expand",
+                "modality"):  # fmt: skip
         assert infer[key] == train[key], key
-    ours = infer["preprocessing"]["transforms"]
+    ours = [infer["load"], *infer["prepare"]["transforms"]]
     image_transforms = [t for t in train["load_transforms"] if "image" in t["keys"]]  # not the label's loader
     for mine, theirs in zip(ours[:-1], image_transforms, strict=True):
         assert {k: v for k, v in mine.items() if k != "keys"} == {k: v for k, v in theirs.items() if k != "keys"}
     assert ours[-1] == {"_target_": "DivisiblePadd", "keys": "image", "k": 16, "mode": "symmetric"}
     assert "DivisiblePadd('image', k=16, mode='symmetric')" in train["preprocessing"]["transforms"]
     assert 2 ** (len(infer["network_def"]["features"]) - 1) == 16  # one pass through any padded image
-    assert infer["postprocessing"]["transforms"][:3] == train["postprocessing"]["transforms"]
+    mask_steps = infer["to_probabilities"]["transforms"] + infer["to_labels"]["transforms"]
+    invert = {"transform": "@prepare"}, {"transform": "@preprocessing"}  # each config's own preprocessing
+    assert [{**t, **invert[0]} if "transform" in t else t for t in train["postprocessing"]["transforms"]] == [
+        {**t, **invert[0]} if "transform" in t else t for t in mask_steps
+    ]
+    assert mask_steps[1]["transform"] == invert[0]["transform"]
+    assert train["postprocessing"]["transforms"][1]["transform"] == invert[1]["transform"]
     for key in ("bundle_root", "device", "dataset_dir", "output_dir", "network_def", "inferer", "preprocessing",
                 "postprocessing", "val_interval", "run", "training"):  # fmt: skip
         assert key in train, key
@@ -70,8 +77,8 @@ def test_evaluate_scores_with_the_instance_settings_it_is_given():
     parser.read_config([str(BUNDLE / "configs/train.yaml"), str(BUNDLE / "configs/evaluate.yaml")])
     parser.update({"bundle_root": str(BUNDLE), "device": "$torch.device('cpu')", "threshold": 0.5,
                    "seed_threshold": "$None", "keep_unseeded": "true", "min_size": 12})  # fmt: skip
-    post = parser.get_parsed_content("shipped").get_parsed_content("postprocessing")
-    labeller = next(t for t in post.transforms if isinstance(t, InstanceLabelsd))
+    to_labels = parser.get_parsed_content("shipped").predictor.to_labels
+    labeller = next(t for t in to_labels.transforms if isinstance(t, InstanceLabelsd))
     settings = (labeller.threshold, labeller.seed_threshold, labeller.keep_unseeded, labeller.min_size)
     assert settings == (0.5, None, True, 12)
 

@@ -31,7 +31,7 @@ def test_layout_links_and_no_weights():
 
 
 def test_inference_repeats_train_exactly():
-    keys = ("network_def", "patch_size", "spatial_dims", "pixdim", "hu_window", "inferer", "tta", "tta_flip_axes")
+    keys = ("network_def", "spatial_dims", "pixdim", "hu_window")
     check_inference_repeats_train(BUNDLE, keys)
 
 

@@ -117,9 +117,8 @@ class InputJob:
             return self._volume_pages(volume, probabilities, report, began)
         if dims != wanted:
             raise InputError(f"{self.path}: {dims}D input for a {wanted}D bundle ({self.layout.root})")
-        keep_softmax = probabilities or (report and self.predictor.to_probabilities is not None)
         try:
-            prediction = self.predictor.predict(volume.image, probabilities=keep_softmax, agreement=report)
+            prediction = self.predictor.predict(volume.image, probabilities=probabilities or report, agreement=report)
         except ValueError as e:
             raise InputError(f"{self.path}: {e}") from e
         mask = np.asarray(prediction.labels)

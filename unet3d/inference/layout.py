@@ -8,16 +8,19 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from functools import cached_property
 from pathlib import Path
 from typing import Any
+
+from unet3d.inference.contract import check_declared
 
 
 class BundleLayout:
     """The model-zoo layout of a bundle folder::
 
-        <root>/configs/inference.yaml   the inference pipeline (what ``unet3d segment`` runs)
+        <root>/configs/inference.yaml   the inference pipeline (what ``unet3d segment`` runs); it
+                                        declares the ids of unet3d.inference.contract
         <root>/configs/train.yaml       training; evaluate.yaml is merged over it
         <root>/configs/metadata.json    network_data_format (channel_def), dicom_seg_codes, ...
         <root>/models/model.pt          the shipped weights (what MONAI's ckpt_export and
@@ -31,6 +34,8 @@ class BundleLayout:
 
     Raises:
         FileNotFoundError: a required file is missing (the message names it).
+        ValueError: ``inference.yaml`` cannot be read or misses an id of the contract (the
+            message names the first missing id, see :mod:`unet3d.inference.contract`).
     """
 
     def __init__(self, root: str | os.PathLike, require_weights: bool = True) -> None:
@@ -38,8 +43,22 @@ class BundleLayout:
         for path in (self.inference_config, self.metadata_file):
             if not path.is_file():
                 raise FileNotFoundError(f"{path}: not found; is {self.root} a unet3d bundle?")
+        check_declared(self.inference_config, self.inference_ids)
         if require_weights and not self.has_weights:
             raise FileNotFoundError(self.untrained_message)
+
+    @cached_property
+    def inference_ids(self) -> tuple[str, ...]:
+        """The top-level ids ``configs/inference.yaml`` declares."""
+        import yaml
+
+        try:
+            config = yaml.safe_load(self.inference_config.read_text())
+        except (OSError, yaml.YAMLError) as e:
+            raise ValueError(f"{self.inference_config}: cannot read ({str(e).splitlines()[0]})") from e
+        if not isinstance(config, dict):
+            raise ValueError(f"{self.inference_config}: not a config (a mapping of ids)")
+        return tuple(config)
 
     @property
     def has_weights(self) -> bool:
@@ -158,37 +177,35 @@ class BundleLayout:
         """Whether the masks hold one id per object (``mask_dtype`` ``uint16``)."""
         return self.mask_dtype == "uint16"
 
-    def inference_parser(self, tta: bool | None = None, modality: str | None = None, **overrides: Any) -> Any:
+    def inference_parser(
+        self, tta: bool | None = None, modality: str | None = None, overrides: Mapping[str, Any] | None = None
+    ) -> Any:
         """A MONAI ``ConfigParser`` of ``configs/inference.yaml`` with ``bundle_root`` set to this
         folder (not the working directory) and ``overrides`` applied (e.g. ``device``,
-        ``output_dir``); what the predictor and the bundles' ``evaluate.yaml`` build the shipped
-        pipeline from.
+        ``output_dir``), not yet parsed: what the predictor builds the shipped pipeline from.
 
         Args:
-            tta: set the config's ``tta`` key; ``None`` keeps the bundle's default.
-            modality: set the config's ``modality`` key (the kind of microscopy image, e.g. the
+            tta: set the config's ``tta`` id; ``None`` keeps the bundle's default.
+            modality: set the config's ``modality`` id (the kind of microscopy image, e.g. the
                 nuclei bundle's ``fluorescence``, ``brightfield``, ``stained``); ``None`` keeps
                 the bundle's default (``auto``).
             overrides: config ids and values.
 
         Raises:
-            ValueError: ``tta`` or ``modality`` is asked for but the bundle has no such key.
+            ValueError: ``modality`` is asked for but the bundle has no such id.
         """
         from monai.bundle import ConfigParser
 
         parser = ConfigParser()
         parser.read_config(str(self.inference_config))
-        parser["bundle_root"] = str(self.root)
-        for key, value in overrides.items():
-            parser[key] = value
-        if tta is not None and "tta" in parser:
-            parser["tta"] = bool(tta)
-        elif tta:
-            raise ValueError(f"{self.root}: this bundle has no test-time augmentation (no `tta` key)")
+        settings = {"bundle_root": str(self.root), **(overrides or {})}
+        if tta is not None:
+            settings["tta"] = bool(tta)
         if modality is not None:
-            if "modality" not in parser:
-                raise ValueError(f"{self.root}: this bundle takes no image modality (no `modality` key)")
-            parser["modality"] = modality
+            if "modality" not in self.inference_ids:
+                raise ValueError(f"{self.root}: this bundle takes no image modality (no `modality` id)")
+            settings["modality"] = modality
+        parser.update(settings)
         return parser
 
     def __repr__(self) -> str:

@@ -109,8 +109,7 @@ def segment_pages(
     if summary is not None:
         summary.pages, summary.keep = count, keep
     for index, page in enumerate(pages):
-        want_probs = summary is not None and predictor.to_probabilities is not None
-        prediction = predictor.predict(page, probabilities=want_probs)
+        prediction = predictor.predict(page, probabilities=summary is not None)
         labels = np.asarray(prediction.labels)
         if instances and stitch_iou is not None:
             if inner and index % inner == 0:

@@ -17,7 +17,7 @@ from monai.inferers import Inferer
 from unet3d.inference.frozen import frozen
 from unet3d.inference.layout import BundleLayout
 from unet3d.inferers import DihedralTTAInferer
-from unet3d.inferers.overlap_tile import dihedral_transforms
+from unet3d.inferers.tta import dihedral_transforms
 
 # the network's arithmetic in inference (torch.autocast's dtype; fp32: no autocast)
 PRECISIONS: dict[str, torch.dtype | None] = {"fp32": None, "fp16": torch.float16, "bf16": torch.bfloat16}
@@ -72,44 +72,57 @@ class MemberVotes:
         return result
 
 
-class BundlePredictor:
-    """A bundle's ``network_def``, weights, ``preprocessing``, ``inferer`` and ``postprocessing``.
+# the predictor's window arguments and the inference.yaml ids they set (unet3d.inference.contract)
+WINDOW_SETTINGS = {"overlap": "overlap", "mode": "blend_mode", "sw_batch_size": "sw_batch_size"}
 
-    The pipeline is the one in ``configs/inference.yaml``, minus its file loading and saving
-    (``LoadImaged``/``SaveImaged``): callers pass an image already read and write the result
-    themselves, so inference stays identical to what the bundle runs, whatever the file format.
-    Every setting is an argument, as in nnU-Net's ``nnUNetPredictor``; ``None`` keeps the bundle's.
+
+class BundlePredictor:
+    """A bundle's network and weights, run through the ids its ``configs/inference.yaml``
+    declares (:mod:`unet3d.inference.contract`): ``prepare`` (the preprocessing without file
+    reading), ``inferer``, ``to_probabilities`` and ``to_labels``.
+
+    Callers pass an image already read and write the result themselves, so inference stays
+    identical to what the bundle runs, whatever the file format. Every setting is an argument,
+    as in nnU-Net's ``nnUNetPredictor``; ``None`` keeps the bundle's.
 
     Args:
         bundle: the bundle folder (with ``configs/`` and ``models/model.pt``) or its layout.
         device: ``"cpu"``, ``"cuda"``, ...; the first GPU if available when ``None``.
-        tta: switch the bundle's test-time augmentation (its ``tta`` config key) on or off;
-            ``None`` keeps the bundle's default.
-        modality: the kind of image for bundles with a ``modality`` key (nuclei: ``fluorescence``,
+        tta: switch the bundle's test-time augmentation (its ``tta`` id) on or off; ``None``
+            keeps the bundle's default.
+        modality: the kind of image for bundles with a ``modality`` id (nuclei: ``fluorescence``,
             ``brightfield``, ``stained``); ``None`` keeps the bundle's (``auto``: decided per image).
         inferer: an inferer to use instead of the bundle's (any MONAI ``Inferer``).
-        overlap: the bundle's sliding-window overlap, a fraction of the window (0 to <1).
-        mode: the bundle's window blending, ``"gaussian"`` or ``"constant"``.
-        sw_batch_size: windows per network call.
+        overlap: the sliding-window overlap, a fraction of the window (0 to <1): the bundle's
+            ``overlap`` id.
+        mode: the window blending, ``"gaussian"`` or ``"constant"``: the ``blend_mode`` id.
+        sw_batch_size: windows per network call: the ``sw_batch_size`` id.
+        freeze_min_windows: inputs of at least this many windows (of ``window_size``) run through
+            a fast frozen copy of the network (:func:`unet3d.inference.frozen.frozen`: same logits
+            up to float rounding; making it costs more than it saves on inputs of one or a few
+            windows); ``0`` never freezes; ``None``: the bundle's ``freeze_min_windows`` id, 8
+            when it declares none. ``benchmarks/infer_options.py`` measures the trade-off.
         folds: the fold models (``models/fold_K.pt``) to average; ``None``: all the bundle ships,
             or ``models/model.pt`` when it ships none (see :meth:`BundleLayout.weights_for`).
         weights: a weight file, or several averaged as an ensemble, to use instead of the bundle's
             (e.g. cross-validation models that are not shipped); not with ``folds``.
         overrides: ``configs/inference.yaml`` ids and values to set before the pipeline is
             built, e.g. ``{"tta_flip_axes": None}``.
-        freeze_min_windows: inputs of at least this many windows' voxels run through a fast frozen
-            copy of the network (:func:`unet3d.inference.frozen.frozen`: same logits up to float
-            rounding; making it costs more than it saves on inputs of one or a few windows);
-            ``None`` never freezes. ``benchmarks/infer_options.py`` measures the trade-off.
         precision: the network's arithmetic, ``"fp32"``, ``"fp16"`` or ``"bf16"`` (mixed precision
             through ``torch.autocast``; the softmax, the ensemble average and everything after
             stay float32); ``None``: fp16 on CUDA, fp32 elsewhere. ``benchmarks/gpu.py`` measures
             the masks' agreement with fp32.
 
+    Attributes:
+        config: the bundle's ``ConfigParser`` with the settings above, parsed once; the
+            ``monai.bundle`` workflows (``unet3d.bundle.ShippedPipeline``) take ``load`` and
+            ``save`` from it, so that ``Invertd`` inverts the very transforms that ran.
+
     Raises:
         FileNotFoundError: the bundle has no ``configs/inference.yaml``, metadata or ``models/model.pt``.
-        ValueError: ``tta`` or ``modality`` is asked for but the bundle has no such key; an inferer setting the
-            bundle's inferer does not take; weights that do not fit the network; an unknown precision.
+        ValueError: the bundle misses an id of the contract; ``modality`` or a window setting is
+            asked for but the bundle has no such id; weights that do not fit the network; an
+            unknown precision.
 
     Example::
 
@@ -129,7 +142,7 @@ class BundlePredictor:
         overlap: float | None = None,
         mode: str | None = None,
         sw_batch_size: int | None = None,
-        freeze_min_windows: int | None = 8,
+        freeze_min_windows: int | None = None,
         folds: Sequence[int] | None = None,
         weights: str | os.PathLike | Sequence[str | os.PathLike] | None = None,
         overrides: Mapping[str, Any] | None = None,
@@ -140,12 +153,30 @@ class BundlePredictor:
         self.precision = precision or ("fp16" if self.device.type == "cuda" else "fp32")
         if self.precision not in PRECISIONS:
             raise ValueError(f"precision {self.precision!r}: use one of {', '.join(PRECISIONS)}")
-        self.freeze_min_windows = freeze_min_windows
-        settings = {**(overrides or {}), "device": f"$torch.device('{self.device}')"}
-        parser = self.layout.inference_parser(tta=tta, modality=modality, **settings)
-        network = parser.get_parsed_content("network_def")
         if weights is not None and folds is not None:
             raise ValueError("give either folds (the bundle's fold models) or weights (files), not both")
+        settings = {**(overrides or {}), "device": f"$torch.device('{self.device}')"}
+        window = {"overlap": overlap, "mode": mode, "sw_batch_size": sw_batch_size}
+        for name, value in window.items():
+            if value is not None:
+                if WINDOW_SETTINGS[name] not in self.layout.inference_ids:
+                    raise ValueError(f"{self.layout.root}: the bundle's inferer does not take {name} "
+                                     f"(no `{WINDOW_SETTINGS[name]}` id)")  # fmt: skip
+                settings[WINDOW_SETTINGS[name]] = value
+        self.config = self.layout.inference_parser(tta=tta, modality=modality, overrides=settings)
+        try:
+            network = self.config.get_parsed_content("network_def")
+            self.inferer = inferer if inferer is not None else self.config.get_parsed_content("inferer")
+        except (TypeError, RuntimeError) as e:  # MONAI wraps a constructor's TypeError in a RuntimeError
+            raise ValueError(f"{self.layout.inference_config}: cannot build the network or inferer ({e})") from e
+        self.prepare = self.config.get_parsed_content("prepare")
+        self.to_probabilities = self.config.get_parsed_content("to_probabilities")
+        self.to_labels = self.config.get_parsed_content("to_labels")
+        self.window_size = tuple(int(w) for w in self.config.get_parsed_content("window_size"))
+        if freeze_min_windows is None:
+            declared = "freeze_min_windows" in self.layout.inference_ids
+            freeze_min_windows = int(self.config.get_parsed_content("freeze_min_windows")) if declared else 8
+        self.freeze_min_windows = freeze_min_windows
         if isinstance(weights, (str, os.PathLike)):
             weights = [weights]
         self.weights = [Path(w) for w in weights] if weights is not None else self.layout.weights_for(folds)
@@ -153,11 +184,6 @@ class BundlePredictor:
             raise ValueError("weights: no file given")
         self.networks = [self._loaded(copy.deepcopy(network), path) for path in self.weights]
         self.network = self.networks[0]
-        window = {"overlap": overlap, "mode": mode, "sw_batch_size": sw_batch_size}
-        self.inferer = inferer if inferer is not None else self._bundle_inferer(parser, window)
-        self.preprocessing = self._without(parser.get_parsed_content("preprocessing"), "LoadImaged")
-        self.postprocessing = self._without(parser.get_parsed_content("postprocessing"), "SaveImaged")
-        self.to_probabilities, self.to_labels = self._split(self.postprocessing)
         self._frozen: dict[int, torch.nn.Module] = {}
 
     def _loaded(self, network: torch.nn.Module, weights: Path) -> torch.nn.Module:
@@ -168,41 +194,6 @@ class BundlePredictor:
             reason = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
             raise ValueError(f"{weights}: cannot load the weights ({reason})") from e
         return network.to(self.device).eval()
-
-    def _bundle_inferer(self, parser: Any, settings: dict[str, Any]) -> Any:
-        """The config's ``inferer`` with ``settings`` (those not ``None``) put into its window
-        inferer: ``inferer`` itself, or the one it wraps (``inferer#inferer``, e.g. for TTA)."""
-        node = "inferer#inferer" if isinstance(parser.get("inferer#inferer"), dict) else "inferer"
-        given = {k: v for k, v in settings.items() if v is not None}
-        for key, value in given.items():
-            parser[f"{node}#{key}"] = value
-        if not given:
-            return parser.get_parsed_content("inferer")
-        try:
-            return parser.get_parsed_content("inferer")
-        except (TypeError, RuntimeError) as e:  # MONAI wraps the constructor's TypeError in a RuntimeError
-            raise ValueError(f"{self.layout.root}: the bundle's inferer does not take {', '.join(given)}") from e
-
-    @staticmethod
-    def _without(compose: Any, name: str) -> Any:
-        from monai.transforms import Compose
-
-        return Compose([t for t in compose.transforms if type(t).__name__ != name])
-
-    @staticmethod
-    def _split(compose: Any) -> tuple[Any, Any]:
-        """The postprocessing as (its leading ``Activationsd`` / ``Invertd`` steps: the softmax on
-        the input's grid; the rest: softmax to labels). The first part is ``None`` when the
-        postprocessing does not start with a softmax."""
-        from monai.transforms import Activationsd, Compose, Invertd
-
-        steps = list(compose.transforms)
-        n = 0
-        while n < len(steps) and isinstance(steps[n], (Activationsd, Invertd)):
-            n += 1
-        if not any(isinstance(t, Activationsd) and any(t.softmax) for t in steps[:n]):
-            return None, compose
-        return Compose(steps[:n]), Compose(steps[n:])
 
     @property
     def members(self) -> int:
@@ -224,19 +215,17 @@ class BundlePredictor:
     def accepts_color(self) -> bool:
         """Whether the preprocessing turns colour images into the network's input (a transform
         with ``converts_color = True``, e.g. ``unet3d.transforms.BrightNucleid``)."""
-        return any(getattr(t, "converts_color", False) for t in self.preprocessing.transforms)
+        return any(getattr(t, "converts_color", False) for t in self.prepare.flatten().transforms)
 
     def runner_for(self, image: torch.Tensor, member: int = 0) -> Any:
         """The network to run on ``image`` (preprocessed, channel-first): for inputs of at least
-        ``freeze_min_windows`` windows a frozen copy, made once per ensemble ``member``, else the
-        member's network itself."""
+        ``freeze_min_windows`` windows of ``window_size`` a frozen copy, made once per ensemble
+        ``member``, else the member's network itself."""
         network = self.networks[member]
-        roi = getattr(self.inferer, "roi_size", None)
-        if roi is None or self.freeze_min_windows is None:
+        if not self.freeze_min_windows:
             return network
-        roi = [roi] * self.spatial_dims if isinstance(roi, int) else list(roi)
         # MONAI's convention: a non-positive size means the image's own size on that axis
-        window = math.prod(r if r > 0 else s for r, s in zip(roi, image.shape[1:], strict=True))
+        window = math.prod(r if r > 0 else s for r, s in zip(self.window_size, image.shape[1:], strict=True))
         if image[0].numel() < self.freeze_min_windows * window:
             return network
         if member not in self._frozen:
@@ -287,28 +276,23 @@ class BundlePredictor:
 
         Args:
             image: as for :meth:`__call__`.
-            probabilities: also return the softmax per label on the input's grid (the
-                postprocessing's leading ``Activationsd`` / ``Invertd`` steps).
+            probabilities: also return the softmax per label on the input's grid (the bundle's
+                ``to_probabilities``).
             agreement: also return, per label value, the fraction of the voxels that any averaged
                 prediction gives that label where not all of them do (on the network's grid);
                 ``None`` with one model and no TTA.
 
         Raises:
-            ValueError: probabilities are asked for but the bundle's postprocessing does not start
-                with a softmax; the image has the wrong number of channels.
+            ValueError: the image has the wrong number of channels.
         """
-        if probabilities and self.to_probabilities is None:
-            raise ValueError(f"{self.layout.root}: the postprocessing does not start with a softmax (Activationsd)")
-        data = self.preprocessing({"image": image})
+        data = self.prepare({"image": image})
         channels = getattr(self.network, "in_channels", None)
         if channels is not None and data["image"].shape[0] != channels:
             raise ValueError(f"{data['image'].shape[0]} channels; this bundle's network takes {channels}")
         votes = MemberVotes()
         data["pred"] = self.logits(data["image"], on_member=votes if agreement and self.members > 1 else None)
-        probs = None
-        if self.to_probabilities is not None:
-            data = self.to_probabilities(data)
-            probs = data["pred"].detach().cpu().float().clone() if probabilities else None
+        data = self.to_probabilities(data)
+        probs = data["pred"].detach().cpu().float().clone() if probabilities else None
         labels = self.to_labels(data)["pred"]
         labels = labels[0] if labels.ndim == self.spatial_dims + 1 else labels
         return Prediction(labels, probs, votes.disagreement(), self.members)
@@ -325,8 +309,8 @@ class BundlePredictor:
 
         Returns:
             The label map, ``(*spatial)`` (MONAI axis order, no channel axis), on the CPU; for
-            bundles whose postprocessing inverts the preprocessing (``Invertd``) it lies on the
-            input's own grid.
+            bundles whose ``to_probabilities`` inverts the preprocessing (``Invertd``) it lies on
+            the input's own grid.
 
         Raises:
             ValueError: the preprocessed image has another number of channels than the network takes.

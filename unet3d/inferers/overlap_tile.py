@@ -73,24 +73,6 @@ def network_geometry(
     return int(depth), bool(valid)  # type: ignore[arg-type]
 
 
-def dihedral_transforms(spatial_dims: int, flip_axes: Sequence[int] | None = None) -> list[tuple[int, tuple[int, ...]]]:
-    """Test-time augmentations as ``(k, flip_dims)``: ``rot90(k)`` in the last two axes, then flips
-    (``flip_dims`` are tensor dimensions of ``(N, C, *spatial)``).
-
-    2D: the 8 rotations/reflections of the square (the paper averaged rotated inputs). 3D: the 8
-    combinations of flips of the three axes (no rotation, as voxels are often anisotropic).
-    ``flip_axes`` (spatial axes, 0-based) restricts either to the combinations of flips of those
-    axes only, e.g. ``(0,)``: left-right for a model trained with left-right flips alone.
-    """
-    if spatial_dims == 2 and flip_axes is None:
-        return [(k, flip) for k in range(4) for flip in ((), (3,))]
-    axes = tuple(a + 2 for a in (range(spatial_dims) if flip_axes is None else flip_axes))
-    return [
-        (0, tuple(a for a, f in zip(axes, bits, strict=True) if f))
-        for bits in itertools.product((0, 1), repeat=len(axes))
-    ]
-
-
 class OverlapTileInferer(Inferer):
     """Overlap-tile inference for U-Nets with valid convolutions, as a MONAI ``Inferer``.
 
@@ -104,11 +86,13 @@ class OverlapTileInferer(Inferer):
         roi_size: the largest input tile per axis, in voxels (e.g. 572 for the paper); it must be an
             accepted size of the network (see :func:`unet3d.networks.output_size`).
         sw_batch_size: tiles per network call.
-        tta: average the logits over flipped/rotated copies of the input (8 in 2D and 3D).
         depth: the network's depth; read from ``network.depth`` if ``None``.
         valid: whether the network uses valid convolutions; read from ``network.valid`` if ``None``
             (each is resolved on its own; a network without the attribute is an error, see
             :class:`TiledNetwork`).
+
+    Test-time augmentation is :class:`unet3d.inferers.DihedralTTAInferer` around this inferer,
+    as for any other.
 
     Example::
 
@@ -121,14 +105,12 @@ class OverlapTileInferer(Inferer):
         self,
         roi_size: Sequence[int] | int,
         sw_batch_size: int = 1,
-        tta: bool = False,
         depth: int | None = None,
         valid: bool | None = None,
     ) -> None:
         super().__init__()
         self.roi_size = roi_size
         self.sw_batch_size = sw_batch_size
-        self.tta = tta
         self.depth, self.valid = depth, valid
 
     def plan(self, image_size: Sequence[int], depth: int, valid: bool) -> list[tuple[int, int, int, int]]:
@@ -192,21 +174,4 @@ class OverlapTileInferer(Inferer):
         def run(x: torch.Tensor) -> torch.Tensor:
             return network(x, *args, **kwargs)
 
-        if not self.tta:
-            return self._infer(inputs, run, depth, valid)
-        total = None
-        transforms = dihedral_transforms(inputs.dim() - 2)
-        for k, flip in transforms:
-            x = inputs
-            if k:
-                x = torch.rot90(x, k, dims=(-2, -1))
-            if flip:
-                x = torch.flip(x, dims=flip)
-            y = self._infer(x.contiguous(), run, depth, valid)
-            if flip:
-                y = torch.flip(y, dims=flip)
-            if k:
-                y = torch.rot90(y, -k, dims=(-2, -1))
-            total = y if total is None else total + y
-        assert total is not None
-        return total / len(transforms)
+        return self._infer(inputs, run, depth, valid)

@@ -3,19 +3,36 @@
 MONAI's ``TestTimeAugmentation`` works on dictionaries through random invertible transforms and
 reports the spread; a bundle's ``inferer`` slot takes an ``Inferer`` that maps a batch to logits.
 This wraps one (``SlidingWindowInferer``, ``SimpleInferer``, ...) and averages its logits over the
-deterministic dihedral set that :class:`unet3d.inferers.OverlapTileInferer` uses, so every bundle
-gets the same TTA through its ``tta`` key.
+deterministic dihedral set (:func:`dihedral_transforms`), so every bundle gets the same TTA
+through its ``tta`` id, whatever its window inferer.
 """
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable, Sequence
 from typing import Any
 
 import torch
 from monai.inferers import Inferer
 
-from unet3d.inferers.overlap_tile import dihedral_transforms
+
+def dihedral_transforms(spatial_dims: int, flip_axes: Sequence[int] | None = None) -> list[tuple[int, tuple[int, ...]]]:
+    """Test-time augmentations as ``(k, flip_dims)``: ``rot90(k)`` in the last two axes, then flips
+    (``flip_dims`` are tensor dimensions of ``(N, C, *spatial)``).
+
+    2D: the 8 rotations/reflections of the square (the paper averaged rotated inputs). 3D: the 8
+    combinations of flips of the three axes (no rotation, as voxels are often anisotropic).
+    ``flip_axes`` (spatial axes, 0-based) restricts either to the combinations of flips of those
+    axes only, e.g. ``(0,)``: left-right for a model trained with left-right flips alone.
+    """
+    if spatial_dims == 2 and flip_axes is None:
+        return [(k, flip) for k in range(4) for flip in ((), (3,))]
+    axes = tuple(a + 2 for a in (range(spatial_dims) if flip_axes is None else flip_axes))
+    return [
+        (0, tuple(a for a, f in zip(axes, bits, strict=True) if f))
+        for bits in itertools.product((0, 1), repeat=len(axes))
+    ]
 
 
 class DihedralTTAInferer(Inferer):
@@ -53,11 +70,6 @@ class DihedralTTAInferer(Inferer):
             raise ValueError(f"average must be 'logits' or 'probabilities', got {average!r}")
         self.inferer, self.enabled, self.average = inferer, enabled, average
         self.flip_axes = None if flip_axes is None else tuple(int(a) for a in flip_axes)
-
-    @property
-    def roi_size(self) -> Any:
-        """The wrapped inferer's window, if it has one (``BundlePredictor`` reads it)."""
-        return getattr(self.inferer, "roi_size", None)
 
     def __call__(
         self,
