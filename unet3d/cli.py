@@ -279,8 +279,10 @@ def _quiet_optional_gpu_codecs() -> None:
     # tifffile logs each damaged page it meets; the reader's one error line names the file and page
     logging.getLogger("tifffile").setLevel(logging.CRITICAL)
     warnings.filterwarnings("ignore", message=".*nvImageCodec.*")
-    warnings.filterwarnings("ignore", category=FutureWarning)
-    warnings.filterwarnings("ignore", category=DeprecationWarning)
+    # the libraries' notices of their own future API changes (MONAI, highdicom, pydicom, SimpleITK),
+    # raised from inside them: their developers' business; ours, raised in unet3d, still show
+    for category in (FutureWarning, DeprecationWarning):
+        warnings.filterwarnings("ignore", category=category, module=r"(monai|highdicom|pydicom|torch|ignite)(\.|$)")
     # a blank image has no intensity range to scale: its mask is empty, nothing for the user to do
     warnings.filterwarnings("ignore", message="Divide by zero")
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import io
 import json
 import logging
 import math
@@ -15,6 +16,7 @@ from ignite.engine import Engine, Events
 from monai.handlers import CheckpointLoader
 
 from unet3d.bundle.paths import latest_checkpoint
+from unet3d.io.atomic import atomic_write, atomic_write_text
 
 logger = logging.getLogger(__name__)
 
@@ -125,14 +127,14 @@ class EvaluationReport:
         names = list(values)
         os.makedirs(self.output_dir, exist_ok=True)
         csv_path = os.path.join(self.output_dir, "per_image.csv")
-        with open(csv_path + ".tmp", "w", newline="") as f:
-            writer = csv.writer(f)
-            group_column = ["group"] if self.groups else []
-            writer.writerow(["image", *group_column, *names])
-            for i, image in enumerate(self._names):
-                in_group = [self.groups.get(image, "")] if self.groups else []
-                writer.writerow([image, *in_group, *(f"{values[n][i]:.6f}" for n in names)])
-        os.replace(csv_path + ".tmp", csv_path)
+        lines = io.StringIO(newline="")
+        writer = csv.writer(lines)
+        group_column = ["group"] if self.groups else []
+        writer.writerow(["image", *group_column, *names])
+        for i, image in enumerate(self._names):
+            in_group = [self.groups.get(image, "")] if self.groups else []
+            writer.writerow([image, *in_group, *(f"{values[n][i]:.6f}" for n in names)])
+        atomic_write_text(csv_path, lines.getvalue())
         summary: dict[str, Any] = {"images": len(self._names)}
         for n in names:
             v = [x for x in values[n] if not math.isnan(x)]
@@ -148,9 +150,7 @@ class EvaluationReport:
                     entry[n] = sum(v) / len(v) if v else math.nan
                 summary["groups"][group] = entry
         json_path = os.path.join(self.output_dir, "summary.json")
-        with open(json_path + ".tmp", "w") as f:
-            json.dump(summary, f, indent=2)
-        os.replace(json_path + ".tmp", json_path)
+        atomic_write_text(json_path, json.dumps(summary, indent=2))
         logger.info(f"evaluation report: {csv_path}, {json_path}: {json.dumps(summary)}")
 
 
@@ -181,7 +181,5 @@ class PublishBestModel:
             return
         state = torch.load(self.source, map_location="cpu", weights_only=True)
         os.makedirs(os.path.dirname(self.target) or ".", exist_ok=True)  # a bundle shipped without weights
-        tmp = self.target + ".tmp"
-        torch.save(state.get("model", state), tmp)
-        os.replace(tmp, self.target)
+        atomic_write(self.target, lambda tmp: torch.save(state.get("model", state), tmp), overwrite=True)
         logger.info(f"published {self.source} as {self.target}")

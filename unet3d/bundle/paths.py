@@ -24,6 +24,10 @@ def bundle_root(default: str = ".") -> str:
     folder (``bundles/em/configs/train.yaml``). Code that parses a bundle's config itself (the predictor,
     MONAI Label, tests) sets ``bundle_root`` instead.
 
+    Kept as a frame walk because MONAI (1.6) offers no other way: ``ConfigWorkflow`` neither puts
+    ``config_root_path`` into the config nor passes it to expressions, and ``bundle_root: "."``
+    would tie every command to the bundle's folder.
+
     Args:
         default: returned when the config is not being run by a ``ConfigWorkflow``.
     """

@@ -9,7 +9,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from unet3d.io.atomic import atomic_write
+from unet3d.io.atomic import atomic_write_text
 
 logger = logging.getLogger(__name__)
 
@@ -51,16 +51,10 @@ def store_qc_reference(
     records = [read_json(folder / QC_DIR / f"{m.name}.json") for m in masks]
     reference = reference_from_records([r for r in records if r is not None], predictor.layout.instances)
 
-    def write(path: Path, content: dict[str, Any]) -> None:
-        def save(tmp: str) -> None:
-            Path(tmp).write_text(json.dumps(content, indent=4) + "\n")
-
-        atomic_write(path, save, overwrite=True)
-
-    write(folder / "qc_reference.json", reference)
+    atomic_write_text(folder / "qc_reference.json", json.dumps(reference, indent=4) + "\n")
     if update_metadata:
         metadata = dict(predictor.layout.metadata)
         metadata["qc_reference"] = reference
-        write(predictor.layout.metadata_file, metadata)
+        atomic_write_text(predictor.layout.metadata_file, json.dumps(metadata, indent=4) + "\n")
         logger.info(f"QC reference of {len(records)} cases written to {predictor.layout.metadata_file}")
     return reference

@@ -3,7 +3,7 @@
 Every format is one entry of :data:`unet3d.io.formats.FORMATS`.
 """
 
-from unet3d.io.atomic import atomic_write
+from unet3d.io.atomic import atomic_write, atomic_write_text
 from unet3d.io.dicom import DicomError, find_series, read_series, select_series
 from unet3d.io.dicom_seg import SegmentSpec, read_dicom_seg, write_dicom_seg
 from unet3d.io.errors import InputError
@@ -30,6 +30,7 @@ __all__ = [
     "SegmentSpec",
     "Volume",
     "atomic_write",
+    "atomic_write_text",
     "find_series",
     "header_shape",
     "input_format",

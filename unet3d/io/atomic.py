@@ -114,3 +114,13 @@ def atomic_write(path: str | os.PathLike, write: Callable[[str], None], overwrit
             os.remove(tmp)
         raise
     return dest
+
+
+def atomic_write_text(path: str | os.PathLike, text: str, overwrite: bool = True) -> Path:
+    """Write ``text`` (UTF-8) to ``path`` atomically (:func:`atomic_write`); replaces an existing
+    file unless ``overwrite`` is false."""
+
+    def write(tmp: str) -> None:
+        Path(tmp).write_text(text, encoding="utf-8")
+
+    return atomic_write(path, write, overwrite=overwrite)

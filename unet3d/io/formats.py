@@ -89,6 +89,20 @@ def output_suffix(name: str) -> str:
     return output_format(name).suffixes[0]
 
 
+def mask_format_of(path: str | os.PathLike) -> Format:
+    """The output (mask) format of a file by its suffix, e.g. ``nifti`` for ``case_seg.nii.gz``.
+
+    Raises:
+        ValueError: no output format has the file's suffix.
+    """
+    name = Path(path).name.lower()
+    written = [f for f in FORMATS.values() if f.write is not None and f.suffixes]
+    for fmt in written:
+        if name.endswith(fmt.suffixes):
+            return fmt
+    raise ValueError(f"{path}: not a mask file ({', '.join(s for f in written for s in f.suffixes)})")
+
+
 def output_format(name: str) -> Format:
     """The output format called ``name``.
 

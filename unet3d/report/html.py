@@ -11,7 +11,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from unet3d.io.atomic import atomic_write
+from unet3d.io.atomic import atomic_write_text
 from unet3d.report.records import read_record, read_runs
 from unet3d.report.reference import flags, size_key
 from unet3d.report.stats import mask_statistics
@@ -142,7 +142,4 @@ def build_report(output_dir: str | os.PathLike, names: Mapping[int, str] | None 
         )
     )
 
-    def write(tmp: str) -> None:
-        Path(tmp).write_text(page, encoding="utf-8")
-
-    return atomic_write(folder / "report.html", write, overwrite=True)
+    return atomic_write_text(folder / "report.html", page)

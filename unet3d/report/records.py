@@ -18,16 +18,9 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from unet3d.io.atomic import atomic_write
+from unet3d.io.atomic import atomic_write, atomic_write_text
 
 QC_DIR = "qc"
-
-
-def _write_text(path: Path, text: str) -> Path:
-    def write(tmp: str) -> None:
-        Path(tmp).write_text(text)
-
-    return atomic_write(path, write, overwrite=True)
 
 
 def write_record(output_dir: str | os.PathLike, mask: Path, record: Mapping[str, Any], thumbnail: bytes) -> None:
@@ -39,14 +32,14 @@ def write_record(output_dir: str | os.PathLike, mask: Path, record: Mapping[str,
         Path(tmp).write_bytes(thumbnail)
 
     atomic_write(folder / f"{mask.name}.webp", write, overwrite=True)
-    _write_text(folder / f"{mask.name}.json", json.dumps(dict(record), indent=1))
+    atomic_write_text(folder / f"{mask.name}.json", json.dumps(dict(record), indent=1))
 
 
 def write_run(output_dir: str | os.PathLike, run: Mapping[str, Any], rank: int = 0) -> None:
     """Write the run's summary (one file per process under ``torchrun``)."""
     folder = Path(output_dir) / QC_DIR
     folder.mkdir(exist_ok=True)
-    _write_text(folder / f"run_{rank}.json", json.dumps(dict(run), indent=1))
+    atomic_write_text(folder / f"run_{rank}.json", json.dumps(dict(run), indent=1))
 
 
 def read_json(path: Path) -> dict[str, Any] | None:

@@ -13,6 +13,8 @@ from typing import Any
 
 import numpy as np
 
+from unet3d.io.formats import mask_format_of
+
 LabelStats = dict[str, dict[str, Any]]
 
 
@@ -103,27 +105,27 @@ def mask_statistics(
         ValueError: a file that is not a readable mask.
     """
     path = Path(path)
-    name = path.name.lower()
+    kind = mask_format_of(path).name  # the format registry's, so a format added there is known here
     try:
-        if name.endswith((".nii", ".nii.gz")):
+        if kind == "nifti":
             import nibabel as nib
 
             image: Any = nib.load(path)
             spacing = tuple(float(z) for z in image.header.get_zooms()[:3])
             return label_statistics(np.asarray(image.dataobj), spacing, names, instances), spacing
-        if name.endswith(".png"):
+        if kind == "png":
             from PIL import Image
 
             with Image.open(path) as png:
                 mask = np.asarray(png).T
             return label_statistics(mask, (1.0, 1.0), names, instances), (1.0, 1.0)
-        if name.endswith(".dcm"):
+        if kind == "dicom-seg":
             return _seg_statistics(path, names)
-        if name.endswith((".tif", ".tiff")):
+        if kind == "tiff":
             return _pages_statistics(path, names, instances), (1.0, 1.0)
     except (OSError, ValueError, KeyError, AttributeError) as e:
         raise ValueError(f"{path}: not a readable mask ({e})") from e
-    raise ValueError(f"{path}: not a mask file (.nii.gz, .png, .dcm, .tif)")
+    raise ValueError(f"{path}: a {kind} mask, which the report does not read")
 
 
 def _pages_statistics(path: Path, names: Mapping[int, str], instances: bool) -> LabelStats:

@@ -155,11 +155,11 @@ def thumbnail(
 
 
 def encoded(rgb: np.ndarray, quality: int = 85) -> bytes:
-    """An RGB picture as WebP file content (lossy at ``quality``; about 5 kB for a 3D thumbnail,
-    a fifth of a PNG, so that a report of thousands of inputs stays small enough to open fast)."""
+    """An RGB picture as WebP file content (lossy at ``quality``; a fraction of a PNG's size, so
+    that a report of thousands of inputs stays small enough to open fast: ``benchmarks/README.md``)."""
     from PIL import Image
 
     buffer = io.BytesIO()
-    # method 2: faster than the default 4 at nearly the same size (benchmarks/README.md, report)
+    # method 2 rather than the default 4: faster at nearly the same size (benchmarks/README.md, report)
     Image.fromarray(rgb).save(buffer, format="WEBP", quality=quality, method=2)
     return buffer.getvalue()

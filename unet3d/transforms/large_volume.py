@@ -4,7 +4,7 @@ On a CT-sized volume (measured in ``benchmarks/README.md``), MONAI 1.6's
 
 - ``AsDiscreted(argmax=True)`` spends most of its time in ``torch.argmax(x, dim=0)`` over the
   channels: PyTorch's CPU reduction over the outermost dimension is slow. A running maximum over
-  the channels gives the same labels about ten times faster.
+  the channels gives the same labels in a fraction of the time (the figures: ``benchmarks/README.md``).
 - ``NormalizeIntensityd(nonzero=True)`` spends most of its time in boolean-mask indexing
   (``img[img != 0]`` and its write-back) of a ``MetaTensor``. Masked sums give the same mean and
   standard deviation without copying the selected voxels.
