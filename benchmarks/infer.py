@@ -94,7 +94,7 @@ def predictor_for(method: str, bundle: str):
                 def run(x):
                     return counted(mirror_pad(x, [(border, border)] * (x.dim() - 2)))
             else:
-                roi, run = tuple(self.inferer.roi_size), counted
+                roi, run = self.window_size, counted
             with torch.no_grad():
                 return sliding_window_inference(image[None].to(self.device), roi, 1, run)[0].cpu()
 

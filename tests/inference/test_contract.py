@@ -88,3 +88,18 @@ def test_nuclei_images_in_one_window_are_not_frozen():
     nuclei = BundlePredictor(REPO_ROOT / "bundles/nuclei", device="cpu")
     assert nuclei.runner_for(torch.zeros(1, 1024, 1344)) is nuclei.network
     assert nuclei.runner_for(torch.zeros(1, 2048 * 3, 2048 * 3)) is not nuclei.network  # 9 windows
+
+
+def test_freeze_min_windows_is_reachable_from_the_config():
+    """The optional ``freeze_min_windows`` id (0: never freeze) is read from the bundle's config or
+    an override; an explicit argument wins."""
+    import torch
+
+    large = torch.zeros(1, 40 * 8, 56, 40)  # 8 hippocampus windows
+    shipped = BundlePredictor(REPO_ROOT / "bundles/hippocampus", device="cpu")
+    assert shipped.freeze_min_windows == 8 and shipped.runner_for(large) is not shipped.network
+    never = BundlePredictor(REPO_ROOT / "bundles/hippocampus", device="cpu", overrides={"freeze_min_windows": 0})
+    assert never.freeze_min_windows == 0 and never.runner_for(large) is never.network
+    mine = BundlePredictor(REPO_ROOT / "bundles/hippocampus", device="cpu", freeze_min_windows=100,
+                           overrides={"freeze_min_windows": 0})  # fmt: skip
+    assert mine.freeze_min_windows == 100

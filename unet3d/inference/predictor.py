@@ -173,8 +173,8 @@ class BundlePredictor:
         self.to_probabilities = self.config.get_parsed_content("to_probabilities")
         self.to_labels = self.config.get_parsed_content("to_labels")
         self.window_size = tuple(int(w) for w in self.config.get_parsed_content("window_size"))
-        if freeze_min_windows is None:
-            declared = "freeze_min_windows" in self.layout.inference_ids
+        if freeze_min_windows is None:  # the bundle's (or an override's), else 8
+            declared = "freeze_min_windows" in self.config
             freeze_min_windows = int(self.config.get_parsed_content("freeze_min_windows")) if declared else 8
         self.freeze_min_windows = freeze_min_windows
         if isinstance(weights, (str, os.PathLike)):
