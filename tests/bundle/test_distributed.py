@@ -57,7 +57,7 @@ def test_ddp_validation_metrics_equal_one_process(data_dir, tmp_path):
         "-m", "monai.bundle", "run", "evaluating", "--config_file",
         "['bundles/em/train.yaml','bundles/em/evaluate.yaml','configs/multi_gpu_train.yaml']", *common,
         "--evaluating", "$@validate#evaluator.run()",
-        "--validate#evaluator#val_handlers", "$unet3d.bundle.distributed.handlers_for_rank(@validate#handlers[:2])",
+        "--validate#evaluator#val_handlers", "$unet3d.bundle.distributed.handlers_for_rank(@validate#handlers[:1])",  # not the report
     )  # fmt: skip
     log = res.stdout + res.stderr
     assert res.returncode == 0, log[-3000:]
