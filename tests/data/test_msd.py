@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from unet3d.data import DatasetError, msd_datalist, split_of
+from unet3d.data.msd import dataset_info, find_pairs
 
 
 @pytest.fixture
@@ -63,3 +64,38 @@ def test_split_of_names_the_missing_split(task):
     assert split_of(split, "test") == split["test"]
     with pytest.raises(DatasetError, match=r"no 'test' split.*--test_fold"):
         split_of(msd_datalist(task), "test")
+
+
+def _nifti(path, shape=(4, 5, 6)):
+    nib.save(nib.Nifti1Image(np.zeros(shape, np.float32), np.eye(4)), path)
+
+
+def test_nnunet_channel_files_pair_with_one_label(tmp_path):
+    """nnU-Net v2's layout: case_0000 / case_0001 are two channels of the label ``case``."""
+    for folder in ("imagesTr", "labelsTr"):
+        (tmp_path / folder).mkdir()
+    for case in ("a", "b"):
+        for channel in (0, 1):
+            _nifti(tmp_path / "imagesTr" / f"{case}_{channel:04d}.nii.gz")
+        _nifti(tmp_path / "labelsTr" / f"{case}.nii.gz")
+    (tmp_path / "dataset.json").write_text('{"channel_names": {"0": "T1", "1": "T2"}, "labels": {"background": 0}}')
+    pairs = find_pairs(tmp_path)
+    assert [len(image) for image, _ in pairs] == [2, 2] and pairs[0][1].name == "a.nii.gz"
+    assert dataset_info(tmp_path)["modality"] == {0: "T1", 1: "T2"}
+    datalist = msd_datalist(tmp_path, num_folds=2)
+    assert datalist["validation"][0]["image"][1].endswith("a_0001.nii.gz")
+
+
+def test_flat_image_label_files_and_2d_folders(tmp_path, data_dir):
+    flat = tmp_path / "flat"
+    flat.mkdir()
+    for case in ("one", "two"):
+        _nifti(flat / f"{case}_image.nii.gz")
+        _nifti(flat / f"{case}_label.nii.gz")
+    assert [p[1].name for p in find_pairs(flat)] == ["one_label.nii.gz", "two_label.nii.gz"]
+    (flat / "three_image.nii.gz").write_bytes(b"")
+    with pytest.raises(DatasetError, match=r"three_image\.nii\.gz: image without a label"):
+        find_pairs(flat)
+    assert len(find_pairs(data_dir / "isbi2012/train")) == len(list((data_dir / "isbi2012/train/images").iterdir()))
+    with pytest.raises(DatasetError, match="no image/label pairs found"):
+        find_pairs(tmp_path / "flat" / "..")

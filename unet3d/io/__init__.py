@@ -47,3 +47,12 @@ __all__ = [
     "write_mask",
     "write_probabilities",
 ]
+
+
+def __getattr__(name: str) -> object:
+    # the MONAI reader imports monai.data: loaded when a bundle config asks for it, not with unet3d.io
+    if name == "SimpleITKReader":
+        from unet3d.io.sitk_reader import SimpleITKReader
+
+        return SimpleITKReader
+    raise AttributeError(f"module 'unet3d.io' has no attribute {name!r}")

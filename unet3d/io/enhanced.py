@@ -23,8 +23,7 @@ import numpy as np
 from pydicom.dataset import Dataset
 
 from unet3d.io.errors import InputError
-
-_LPS_TO_RAS = np.diag([-1.0, -1.0, 1.0, 1.0])
+from unet3d.io.geometry import LPS_TO_RAS
 
 
 def is_multiframe(ds: Dataset) -> bool:
@@ -109,7 +108,7 @@ def read_multiframe(path: str | os.PathLike, ds: Dataset | None = None) -> tuple
     lps[:3, 1] = orientation[3:] * row_mm  # down the rows: y
     lps[:3, 2] = (positions[order[-1]] - positions[order[0]]) / (len(order) - 1) if len(order) > 1 else normal
     lps[:3, 3] = positions[order[0]]
-    affine = _LPS_TO_RAS @ lps
+    affine = LPS_TO_RAS @ lps
     meta = {"filename_or_obj": str(p), "original_affine": affine, "spatial_shape": array.shape,
             "original_channel_dim": "no_channel"}  # fmt: skip
     tensor = MetaTensor(torch.from_numpy(array), affine=torch.as_tensor(affine, dtype=torch.float64), meta=meta)

@@ -15,8 +15,6 @@ import numpy as np
 
 from unet3d.io.errors import InputError, read_error_reason
 
-_LPS_TO_RAS = np.diag([-1.0, -1.0, 1.0, 1.0])
-
 
 @dataclass
 class Volume:
@@ -48,22 +46,15 @@ class Volume:
 
 
 def _from_sitk(image, path: Path):
-    import SimpleITK as sitk
     import torch
     from monai.data import MetaTensor
 
+    from unet3d.io.geometry import sitk_affine, sitk_array
+
     if image.GetNumberOfComponentsPerPixel() != 1:
         raise InputError(f"{path}: {image.GetNumberOfComponentsPerPixel()} components per voxel; expected 1")
-    array = sitk.GetArrayFromImage(image).astype(np.float32)  # (z, y, x)
-    array = np.ascontiguousarray(array.transpose(tuple(reversed(range(array.ndim)))))  # (x, y, z)
-    dims = image.GetDimension()
-    lps = np.eye(dims + 1)
-    lps[:dims, :dims] = np.asarray(image.GetDirection()).reshape(dims, dims) * np.asarray(image.GetSpacing())
-    lps[:dims, dims] = image.GetOrigin()
-    if dims == 3:
-        affine = _LPS_TO_RAS @ lps
-    else:
-        affine = np.diag([-1.0, -1.0, 1.0]) @ lps
+    array = sitk_array(image).astype(np.float32)  # (x, y, z)
+    affine = sitk_affine(image)
     meta = {"filename_or_obj": str(path), "original_affine": affine, "spatial_shape": array.shape}
     meta["original_channel_dim"] = "no_channel"
     return MetaTensor(array, affine=torch.as_tensor(affine, dtype=torch.float64), meta=meta)
