@@ -61,6 +61,7 @@ LAYERS = {
     "report": {"io"},  # QC figures, thumbnails and the page: from masks and arrays, no model
     "inference": {"io", "inferers", "networks", "transforms", "report"},
     "bundle": {"data", "io", "metrics", "networks", "inference", "report"},
+    "plan": {"data", "io", "networks", "inference"},  # measures data, writes a bundle the inference layer checks
 }
 
 

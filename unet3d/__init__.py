@@ -11,7 +11,7 @@ from typing import Any
 
 __version__ = "0.1.0"
 
-_SUBMODULES = ("bundle", "data", "inference", "inferers", "io", "losses", "metrics", "networks", "transforms")
+_SUBMODULES = ("bundle", "data", "inference", "inferers", "io", "losses", "metrics", "networks", "plan", "transforms")
 
 
 def __getattr__(name: str) -> Any:

@@ -153,6 +153,27 @@ def _report(args: argparse.Namespace) -> int:
     return 0
 
 
+def _plan(args: argparse.Namespace) -> int:
+    """Plan a bundle for a labelled data set; bad cases are listed one line each, status 1."""
+    from unet3d.data import DatasetError
+    from unet3d.plan import PlanError, plan
+
+    modality = {0: args.modality} if args.modality else None
+    try:
+        out = plan(args.dataset, args.output, name=args.name, time_budget_min=args.time_budget, modality=modality,
+                   num_folds=args.folds, overwrite=args.overwrite)  # fmt: skip
+    except PlanError as e:
+        for line in e.lines:
+            print(f"error: {one_line(line)}", file=sys.stderr)
+        print(f"error: {len(e.lines)} bad case(s); nothing planned", file=sys.stderr)
+        return 1
+    except (DatasetError, FileExistsError) as e:
+        print(f"error: {with_hint(e)}", file=sys.stderr)
+        return 1
+    print(f"planned: {out} (train: python -m monai.bundle run training --config_file {out}/train.yaml)")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="unet3d",
@@ -264,6 +285,30 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("output_dir", metavar="OUTPUT", help="the folder `unet3d segment` wrote masks to")
     p.add_argument("--bundle", default=None, help="the bundle, for label names when no QC record holds them")
     p.set_defaults(func=_report)
+    p = sub.add_parser(
+        "plan",
+        help="plan a bundle for your own labelled data set (nnU-Net's self-configuration)",
+        description="Measure a labelled data set (shapes, spacings, intensities, labels), decide every "
+        "setting by nnU-Net's rules and write a MONAI bundle that trains, evaluates and segments like the "
+        "shipped ones. Layouts: MSD (dataset.json + imagesTr/ + labelsTr/, or without dataset.json), "
+        "images/ + labels/, or <case>_image + <case>_label files; 2D or 3D is read from the data.",
+    )
+    p.add_argument("dataset", metavar="DATASET", help="the data set folder")
+    p.add_argument("--output", required=True, help="the bundle folder to write, e.g. bundles/mytask")
+    p.add_argument("--name", default=None, help="the task's name (default: the data set folder's name)")
+    p.add_argument(
+        "--time-budget",
+        type=float,
+        default=None,
+        metavar="MINUTES",
+        help="training time on this machine: epochs are sized by a short timing run (default: 100 epochs)",
+    )
+    p.add_argument(
+        "--modality", default=None, help="the image modality, e.g. CT (CT normalisation), over dataset.json's"
+    )
+    p.add_argument("--folds", type=int, default=5, help="cross-validation folds; fold 0 validates (default: 5)")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing output folder")
+    p.set_defaults(func=_plan)
     return parser
 
 

@@ -1,0 +1,166 @@
+"""The plans: every setting of the bundle ``unet3d plan`` writes, decided from the fingerprint.
+
+Written as ``plans/plans.json``; :mod:`unet3d.plan.writer` turns them into the bundle's configs,
+and ``reasons`` (the rule and the figures behind each decision) into its ``docs/README.md``.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+
+from unet3d.plan import rules
+from unet3d.plan.fingerprint import Fingerprint
+
+# voxels per training patch and per batch: what keeps a training step to a few seconds on a CPU
+# (nnU-Net sizes them against a GPU's memory, 128^3-scale in 3D)
+MAX_PATCH_VOXELS = {2: 512 * 512, 3: 64**3}
+MAX_BATCH_VOXELS = {2: 4 * 256 * 256, 3: 2 * 64**3}
+
+
+@dataclass
+class Plans:
+    """What the planned bundle does (``plans/plans.json``); sizes in voxels, spacings in mm,
+    spatial axes in MONAI's order (RAS for volumes)."""
+
+    name: str
+    dataset_dir: str
+    spatial_dims: int
+    channels: int
+    channel_names: list[str]
+    label_values: list[int]
+    label_names: list[str]
+    reader: str  # "nifti", "itk" or "image2d": the file kind the data comes in
+    target_spacing: list[float] | None
+    median_shape: list[int]
+    patch_size: list[int]
+    features: list[int]
+    batch_size: int
+    normalisation: dict[str, Any]
+    flip_axes: list[int]
+    rotate_range: list[float]
+    pos_fraction: float
+    overlap: float
+    learning_rate: float
+    max_epochs: int
+    val_interval: int
+    num_folds: int
+    seconds_per_step: float | None = None
+    reasons: list[str] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @property
+    def depth(self) -> int:
+        return len(self.features) - 1
+
+    @property
+    def needs_label_map(self) -> bool:
+        """Whether the label values are not already ``0 .. K-1`` (e.g. 0/255 masks)."""
+        return self.label_values != list(range(len(self.label_values)))
+
+
+def reader_kind(path: str | list[str]) -> str:
+    """``nifti``, ``itk`` or ``image2d``: the registry's format of a case's (first) file."""
+    from unet3d.io.formats import input_format
+
+    return input_format(path if isinstance(path, str) else path[0]).name
+
+
+def time_training_step(spatial_dims: int, channels: int, classes: int, features: list[int], patch: list[int],
+                       batch: int, steps: int = 3) -> tuple[float, float]:  # fmt: skip
+    """Seconds per training step (forward, backward, update) of the planned network on a batch of
+    random patches, and per inference window; the median of ``steps`` after one warm-up."""
+    import torch
+    from monai.losses import DiceCELoss
+
+    from unet3d.networks import UNet
+
+    net = UNet(spatial_dims, channels, classes, features=features, padding="same", norm="instance")
+    optimizer = torch.optim.AdamW(net.parameters(), lr=1e-3)
+    loss = DiceCELoss(to_onehot_y=True, softmax=True)
+    x = torch.randn(batch, channels, *patch)
+    y = torch.randint(0, classes, (batch, 1, *patch))
+    times = []
+    for _ in range(steps + 1):
+        start = time.perf_counter()
+        optimizer.zero_grad()
+        loss(net(x), y).backward()
+        optimizer.step()
+        times.append(time.perf_counter() - start)
+    net.eval()
+    with torch.inference_mode():
+        start = time.perf_counter()
+        net(x[:1])
+        window = time.perf_counter() - start
+    return float(np.median(times[1:])), window
+
+
+def make_plans(fp: Fingerprint, name: str, time_budget_min: float | None = None, num_folds: int = 5,
+               timing: bool = True) -> Plans:  # fmt: skip
+    """Decide every setting (:mod:`unet3d.plan.rules`) for the data set of ``fp``.
+
+    Args:
+        fp: the fingerprint.
+        name: the task's name, for the metadata and docs.
+        time_budget_min: minutes of training on this machine: epochs are sized by a short timing
+            run of the planned network (``timing``); ``None``: 100 epochs.
+        num_folds: cross-validation folds of the split (fold 0 validates).
+        timing: run the timing steps (off in tests that only check the rules).
+    """
+    dims = fp.spatial_dims
+    reasons = []
+    if dims == 3:
+        spacing = rules.target_spacing([c.spacing for c in fp.cases])
+        shapes = [rules.resampled_shape(c.shape, c.spacing, spacing) for c in fp.cases]
+        coarse = " (the coarse axis: its 10th percentile)" if max(spacing) > rules.ANISOTROPY * min(spacing) else ""
+        reasons.append(f"target spacing {spacing} mm: the median of the cases' spacings per axis{coarse}")
+    else:
+        spacing, shapes = None, [c.shape for c in fp.cases]
+    median = rules.median_shape(shapes)
+    patch, depth = rules.patch_size(median, spacing or [1.0] * dims, MAX_PATCH_VOXELS[dims])
+    reasons.append(f"patch {patch} voxels, {depth} poolings: the median shape after resampling is {median}; "
+                   f"at most {MAX_PATCH_VOXELS[dims]} voxels per patch")  # fmt: skip
+    feats = rules.features(depth)
+    batch = rules.batch_size(patch, MAX_BATCH_VOXELS[dims], dims)
+    zero = float(np.median([c.zero_fraction for c in fp.cases]))
+    norm = rules.normalisation(fp.is_ct and fp.channels == 1, fp.intensity[0], zero)
+    if norm["kind"] == "ct":
+        norm["clip"] = [[i["p00_5"], i["p99_5"]] for i in fp.intensity]
+        norm["mean"] = [i["mean"] for i in fp.intensity]
+        norm["std"] = [i["std"] for i in fp.intensity]
+        reasons.append(f"CT: intensities clipped to the foreground's 0.5-99.5 percentiles {norm['clip']} and "
+                       f"z-scored with its mean {norm['mean']} and standard deviation {norm['std']}")  # fmt: skip
+    else:
+        reasons.append(f"z-score per image{' over the non-zero voxels' if norm['nonzero'] else ''}: "
+                       f"a median {zero:.2f} of each image's voxels are exactly 0")  # fmt: skip
+    fg = rules.foreground_fraction([c.label_voxels for c in fp.cases])
+    pos = 1 / 3 if fg < 0.1 else 0.5
+    reasons.append(f"patches centred on foreground with probability {pos:.2f}: the median case is {fg:.3f} foreground")
+    classes = len(fp.label_values)
+    epochs, interval, step_s = 100, 5, None
+    n_train = max(1, len(fp.cases) - math.ceil(len(fp.cases) / num_folds))
+    if time_budget_min is not None and timing:
+        step_s, window_s = time_training_step(dims, fp.channels, classes, feats, patch, batch)
+        epoch_s = math.ceil(n_train / batch) * step_s
+        windows = np.prod([max(1, math.ceil(m / (p * 0.75))) for m, p in zip(median, patch, strict=True)])
+        validation_s = math.ceil(len(fp.cases) / num_folds) * float(windows) * window_s * 1.5
+        epochs, interval = rules.epochs_for(time_budget_min * 60, epoch_s, validation_s)
+        reasons.append(f"{epochs} epochs, validation every {interval}: {time_budget_min:g} minutes at "
+                       f"{step_s:.2f} s per step of {batch} patches (measured), {n_train} training cases")  # fmt: skip
+    first = fp.cases[0].image
+    return Plans(
+        name=name, dataset_dir=fp.dataset_dir, spatial_dims=dims, channels=fp.channels,
+        channel_names=[fp.modality.get(k, f"channel_{k}") for k in range(fp.channels)],
+        label_values=fp.label_values, label_names=[fp.label_names[v] for v in fp.label_values],
+        reader=reader_kind(first), target_spacing=spacing, median_shape=median, patch_size=patch,
+        features=feats, batch_size=batch, normalisation=norm, flip_axes=rules.flip_axes(dims),
+        rotate_range=rules.rotation_range(spacing or [1.0] * dims, dims), pos_fraction=round(pos, 3),
+        overlap=0.25, learning_rate=0.002, max_epochs=epochs, val_interval=interval, num_folds=num_folds,
+        seconds_per_step=step_s, reasons=reasons,
+    )  # fmt: skip
