@@ -132,11 +132,29 @@ def studies(data_dir, tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def bundles_copy(tmp_path_factory) -> Path:
+def bundles_copy(tmp_path_factory, data_dir) -> Path:
+    """The shipped bundles, and one that ``unet3d plan`` wrote for five hippocampus cases (its
+    network is the shipped hippocampus network, so the shipped weights serve it)."""
+    import yaml
+
+    from unet3d.plan import plan
+
     root = tmp_path_factory.mktemp("bundles")
     for name in ("em", "hippocampus", "nuclei", "spleen_ct"):
         shutil.copytree(REPO_ROOT / "bundles" / name, root / name, symlinks=True,
                         ignore=shutil.ignore_patterns("runs", "eval"))  # fmt: skip
+    task = tmp_path_factory.mktemp("task")
+    for folder in ("imagesTr", "labelsTr"):
+        (task / folder).mkdir()
+        for i in (1, 3, 4, 6, 8):
+            name = f"hippocampus_{i:03d}.nii.gz"
+            shutil.copy(data_dir / "msd_hippocampus" / folder / name, task / folder / name)
+    plan(task, root / "planned", name="planned hippocampus")
+    planned, shipped = (
+        yaml.safe_load((root / n / "configs/inference.yaml").read_text()) for n in ("planned", "hippocampus")
+    )
+    assert planned["network_def"] == shipped["network_def"]
+    shutil.copy(root / "hippocampus/models/model.pt", root / "planned/models/model.pt")
     return root
 
 
@@ -192,6 +210,11 @@ def test_own_app_infers_trains_and_survives_bad_requests(own_server, studies, bu
     status, body = request(f"{own_server.url}/infer/nuclei?image=nuclei_01&output=image", "POST")
     assert status == 200, body[:500]
     check_nuclei_ids(body, data_dir)
+    # a bundle written by `unet3d plan` is served like the shipped ones
+    assert "planned" in info["models"] and "planned" in info["trainers"]
+    status, body = request(f"{own_server.url}/infer/planned?image=hippocampus_001&output=image", "POST")
+    assert status == 200, body[:500]
+    check_hippocampus_mask(body, studies / "hippocampus_001.nii.gz", tmp_path)
 
     # bad requests: clear HTTP errors, and the server keeps serving
     status, body = request(f"{own_server.url}/infer/nope?image=slice_00&output=image", "POST")

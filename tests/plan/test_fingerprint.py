@@ -19,6 +19,7 @@ def test_anisotropic_nrrd_cases(data_dir):
     brain = next(c for c in fp.cases if "brain1" in str(c.image))
     assert brain.shape == [256, 256, 25] and brain.spacing == pytest.approx([0.78125, 0.78125, 6.5])
     assert set(brain.label_voxels) == {0, 1} and brain.objects[1]  # the tumour: connected components
+    assert len(brain.orientation) == 3 and set(brain.orientation) <= set("LRAPSI")
     assert fp.label_names == {0: "background", 1: "label_1"} and not fp.is_ct
     stats = fp.intensity[0]
     assert stats["p00_5"] <= stats["p50"] <= stats["p99_5"] and stats["std"] > 0

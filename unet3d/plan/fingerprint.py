@@ -44,6 +44,7 @@ class CaseFingerprint:
         label_voxels: label value -> voxel count.
         objects: label value (not 0) -> sizes of its connected components, voxels.
         zero_fraction: the share of image voxels that are exactly 0 (skull-stripped MR, padded CT).
+        orientation: the axis codes of the file as stored (e.g. ``LPS``), before turning to RAS.
     """
 
     image: str | list[str]
@@ -54,6 +55,7 @@ class CaseFingerprint:
     label_voxels: dict[int, int]
     objects: dict[int, list[int]] = field(default_factory=dict)
     zero_fraction: float = 0.0
+    orientation: str = ""
 
 
 @dataclass
@@ -109,13 +111,16 @@ def reader_for(path: str | list[str], label: bool = False) -> Any:
     return None
 
 
-def _load(path: str | list[str], spatial_dims: int | None, label: bool = False) -> Any:
+def _load(path: str | list[str], spatial_dims: int | None, label: bool = False) -> tuple[Any, str]:
+    """The case as the planned bundle reads it (3D: turned to RAS), and its stored orientation."""
+    import nibabel as nib
     from monai.transforms import LoadImage, Orientation
 
     image = LoadImage(image_only=True, ensure_channel_first=True, reader=reader_for(path, label))(path)
-    if (spatial_dims or image.ndim - 1) == 3:
-        image = Orientation(axcodes="RAS")(image)
-    return image
+    if (spatial_dims or image.ndim - 1) != 3:
+        return image, ""
+    codes = "".join(nib.orientations.aff2axcodes(image.affine.numpy()))
+    return Orientation(axcodes="RAS")(image), codes
 
 
 def _objects(label: np.ndarray, values: Sequence[int]) -> dict[int, list[int]]:
@@ -141,8 +146,8 @@ def fingerprint_case(
     """
     name = image if isinstance(image, str) else image[0]
     try:
-        img = _load(image, None)
-        lab = _load(label, img.ndim - 1, label=True)
+        img, orientation = _load(image, None)
+        lab, _ = _load(label, img.ndim - 1, label=True)
     except Exception as e:  # the readers raise many kinds; all mean "cannot read this case"
         raise ValueError(
             f"{name}: cannot read the case ({str(e).splitlines()[0] if str(e) else type(e).__name__})"
@@ -171,6 +176,7 @@ def fingerprint_case(
         image=image, label=str(label), shape=[int(s) for s in img.shape[1:]], spacing=spacing,
         channels=int(img.shape[0]), label_voxels={int(v): int(c) for v, c in zip(values, counts, strict=True)},
         objects=_objects(labels, [int(v) for v in values]), zero_fraction=float(np.mean(data == 0)),
+        orientation=orientation,
     )  # fmt: skip
     return case, samples
 
