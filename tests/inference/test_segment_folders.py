@@ -82,7 +82,10 @@ def test_ctrl_c_ends_with_one_line_and_keeps_finished_outputs(data_dir, tmp_path
         shutil.copy(data_dir / f"isbi2012/train/images/slice_{n:02d}.png", folder / f"s{n}.png")
     out = tmp_path / "out"
     cmd = [sys.executable, "-m", "unet3d.cli", "segment", str(folder), "--bundle", str(EM), "--output-dir", str(out)]
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO_ROOT)
+    # SIGINT as a terminal delivers it, even when this test runs in a background job (which
+    # starts with SIGINT ignored, and Python then installs no KeyboardInterrupt handler)
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO_ROOT,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))  # fmt: skip
     deadline = time.monotonic() + 300
     while not (out / "s0_seg.png").exists() and time.monotonic() < deadline and proc.poll() is None:
         time.sleep(0.1)
