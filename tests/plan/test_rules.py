@@ -32,7 +32,8 @@ def test_features_batch_and_epochs():
     assert rules.batch_size([40, 56, 40], 2 * 64**3, 3) == 2
     assert rules.batch_size([64, 64], 4 * 256 * 256, 2) == 16 and rules.batch_size([512, 512], 4 * 256**2, 2) == 2
     epochs, interval = rules.epochs_for(3600, epoch_s=60, validation_s=30)
-    assert interval == 5 and epochs * 60 + (epochs / interval) * 30 <= 3600 < (epochs + 1) * 66
+    usable = 3600 * (1 - rules.OVERHEAD)
+    assert interval == 5 and epochs * 60 + (epochs / interval) * 30 <= usable < (epochs + 1) * 66
     assert rules.epochs_for(10, epoch_s=60, validation_s=30) == (2, 1)  # at least 2 epochs
 
 
