@@ -119,6 +119,29 @@ def find_pairs(root: str | Path, image_dir: str | None = None, label_dir: str | 
     return sorted(pairs, key=lambda pair: Path(pair[0] if isinstance(pair[0], str) else pair[0][0]).name)
 
 
+def images_in(folder: str | Path, channels: int = 1) -> list[Image]:
+    """The images in a folder, sorted: each file, or with ``channels`` > 1 each case's channel
+    files (``case_0000``, ``case_0001``, ...: nnU-Net's naming) as one list; what a planned
+    bundle's ``inference.yaml`` segments.
+
+    Raises:
+        DatasetError: a case without all of its channel files.
+    """
+    files = sorted(p for p in Path(folder).iterdir() if _is_data(p))
+    if channels == 1:
+        return [str(f) for f in files]
+    cases: dict[str, list[str]] = {}
+    for f in files:
+        match = CHANNEL_FILE.match(stem(f))
+        if match:
+            cases.setdefault(match.group("case"), []).append(str(f))
+    incomplete = [c for c, fs in cases.items() if len(fs) != channels]
+    if incomplete:
+        raise DatasetError(f"{Path(folder) / incomplete[0]}_NNNN: {len(cases[incomplete[0]])} channel file(s), "
+                           f"the bundle takes {channels}")  # fmt: skip
+    return [fs for _, fs in sorted(cases.items())]
+
+
 def dataset_info(root: str | Path) -> dict[str, Any]:
     """What ``dataset.json`` says beside the cases: ``labels`` (value -> name), ``modality``
     (channel -> name, e.g. ``{0: "CT"}``) and ``name``; empty entries without a ``dataset.json``.

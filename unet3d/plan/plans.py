@@ -49,6 +49,7 @@ class Plans:
     max_epochs: int
     val_interval: int
     num_folds: int
+    channel_files: bool = False  # one file per channel (nnU-Net's case_0000, case_0001, ...)
     seconds_per_step: float | None = None
     reasons: list[str] = field(default_factory=list)
 
@@ -162,5 +163,5 @@ def make_plans(fp: Fingerprint, name: str, time_budget_min: float | None = None,
         features=feats, batch_size=batch, normalisation=norm, flip_axes=rules.flip_axes(dims),
         rotate_range=rules.rotation_range(spacing or [1.0] * dims, dims), pos_fraction=round(pos, 3),
         overlap=0.25, learning_rate=0.002, max_epochs=epochs, val_interval=interval, num_folds=num_folds,
-        seconds_per_step=step_s, reasons=reasons,
+        seconds_per_step=step_s, reasons=reasons, channel_files=not isinstance(first, str),
     )  # fmt: skip

@@ -1,0 +1,50 @@
+"""Tests for unet3d.plan.writer: the bundle for a two-channel data set in nnU-Net's layout."""
+
+from __future__ import annotations
+
+import json
+
+import nibabel as nib
+import numpy as np
+import pytest
+import yaml
+
+from unet3d.inference import BundleLayout
+from unet3d.plan import plan
+
+
+@pytest.fixture
+def two_channel_task(tmp_path, data_dir):
+    """Three hippocampus cases as nnU-Net v2 stores two channels: case_0000, case_0001 + case."""
+    root = tmp_path / "Dataset001"
+    (root / "imagesTr").mkdir(parents=True)
+    (root / "labelsTr").mkdir()
+    for i in (1, 3, 4):
+        name = f"hippocampus_{i:03d}"
+        image = nib.load(data_dir / f"msd_hippocampus/imagesTr/{name}.nii.gz")
+        voxels = np.asarray(image.dataobj, dtype=np.float32)
+        for channel, values in enumerate((voxels, np.sqrt(voxels))):
+            nib.save(nib.Nifti1Image(values, image.affine), root / "imagesTr" / f"{name}_{channel:04d}.nii.gz")
+        label = nib.load(data_dir / f"msd_hippocampus/labelsTr/{name}.nii.gz")
+        nib.save(label, root / "labelsTr" / f"{name}.nii.gz")
+    info = {"channel_names": {"0": "T1", "1": "sqrt T1"}, "labels": {"background": 0, "anterior": 1, "posterior": 2}}
+    (root / "dataset.json").write_text(json.dumps(info))
+    return root
+
+
+def test_two_channels_and_named_labels_reach_the_bundle(two_channel_task, tmp_path):
+    bundle = plan(two_channel_task, tmp_path / "bundle", num_folds=3)
+    layout = BundleLayout(bundle, require_weights=False)  # the contract holds
+    assert layout.channel_def == {0: "background", 1: "anterior", 2: "posterior"}
+    assert layout.input_spec["channel_def"] == {"0": "T1", "1": "sqrt T1"} and layout.spatial_dims == 3
+    parser = layout.inference_parser()
+    assert parser.get_parsed_content("network_def").in_channels == 2
+    images = [e["image"] for e in parser.get_parsed_content("datalist")]
+    assert len(images) == 3 and all(len(i) == 2 and i[0].endswith("_0000.nii.gz") for i in images)
+    train = yaml.safe_load((bundle / "configs/train.yaml").read_text())
+    assert train["num_folds"] == 3 and train["publish_model"] is True
+    plans = json.loads((bundle / "plans/plans.json").read_text())
+    assert plans["channel_files"] and plans["label_names"] == ["background", "anterior", "posterior"]
+    with pytest.raises(FileExistsError):
+        plan(two_channel_task, bundle)  # never over an existing folder without overwrite
+    assert not [p for p in bundle.parent.iterdir() if p.name.startswith(".bundle")]  # no temporary folder left
