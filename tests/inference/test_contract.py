@@ -103,3 +103,14 @@ def test_freeze_min_windows_is_reachable_from_the_config():
     mine = BundlePredictor(REPO_ROOT / "bundles/hippocampus", device="cpu", freeze_min_windows=100,
                            overrides={"freeze_min_windows": 0})  # fmt: skip
     assert mine.freeze_min_windows == 100
+
+
+def test_an_id_that_cannot_be_built_is_named(tmp_path):
+    bundle = tmp_path / "mine"
+    shutil.copytree(REPO_ROOT / "bundles/hippocampus", bundle, symlinks=True)
+    config = yaml.safe_load((bundle / "configs/inference.yaml").read_text())
+    config["prepare"]["transforms"].append({"_target_": "NoSuchTransformd", "keys": "image"})  # not in MONAI
+    (bundle / "configs/inference.yaml").write_text(yaml.safe_dump(config))
+    with pytest.raises(ValueError, match=r"inference\.yaml: `prepare` cannot be built \(") as err:
+        BundlePredictor(bundle, device="cpu")
+    assert "\n" not in str(err.value)

@@ -164,18 +164,15 @@ class BundlePredictor:
                                      f"(no `{WINDOW_SETTINGS[name]}` id)")  # fmt: skip
                 settings[WINDOW_SETTINGS[name]] = value
         self.config = self.layout.inference_parser(tta=tta, modality=modality, overrides=settings)
-        try:
-            network = self.config.get_parsed_content("network_def")
-            self.inferer = inferer if inferer is not None else self.config.get_parsed_content("inferer")
-        except (TypeError, RuntimeError) as e:  # MONAI wraps a constructor's TypeError in a RuntimeError
-            raise ValueError(f"{self.layout.inference_config}: cannot build the network or inferer ({e})") from e
-        self.prepare = self.config.get_parsed_content("prepare")
-        self.to_probabilities = self.config.get_parsed_content("to_probabilities")
-        self.to_labels = self.config.get_parsed_content("to_labels")
-        self.window_size = tuple(int(w) for w in self.config.get_parsed_content("window_size"))
+        network = self._built("network_def")
+        self.inferer = inferer if inferer is not None else self._built("inferer")
+        self.prepare = self._built("prepare")
+        self.to_probabilities = self._built("to_probabilities")
+        self.to_labels = self._built("to_labels")
+        self.window_size = tuple(int(w) for w in self._built("window_size"))
         if freeze_min_windows is None:  # the bundle's (or an override's), else 8
             declared = "freeze_min_windows" in self.config
-            freeze_min_windows = int(self.config.get_parsed_content("freeze_min_windows")) if declared else 8
+            freeze_min_windows = int(self._built("freeze_min_windows")) if declared else 8
         self.freeze_min_windows = freeze_min_windows
         if isinstance(weights, (str, os.PathLike)):
             weights = [weights]
@@ -185,6 +182,18 @@ class BundlePredictor:
         self.networks = [self._loaded(copy.deepcopy(network), path) for path in self.weights]
         self.network = self.networks[0]
         self._frozen: dict[int, torch.nn.Module] = {}
+
+    def _built(self, id: str) -> Any:
+        r"""The config's ``id``, built; a config that cannot build it is a ``ValueError`` naming
+        the file, the id and the cause (MONAI wraps the cause in ``RuntimeError``\s)."""
+        try:
+            return self.config.get_parsed_content(id)
+        except Exception as e:  # any constructor or expression error: "this bundle cannot build id"
+            cause: BaseException = e
+            while cause.__cause__ is not None:
+                cause = cause.__cause__
+            reason = str(cause).strip().splitlines()[0] if str(cause).strip() else type(cause).__name__
+            raise ValueError(f"{self.layout.inference_config}: `{id}` cannot be built ({reason})") from e
 
     def _loaded(self, network: torch.nn.Module, weights: Path) -> torch.nn.Module:
         try:
