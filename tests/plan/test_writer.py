@@ -48,3 +48,24 @@ def test_two_channels_and_named_labels_reach_the_bundle(two_channel_task, tmp_pa
     with pytest.raises(FileExistsError):
         plan(two_channel_task, bundle)  # never over an existing folder without overwrite
     assert not [p for p in bundle.parent.iterdir() if p.name.startswith(".bundle")]  # no temporary folder left
+
+
+def test_instance_id_labels_train_the_foreground(tmp_path, data_dir):
+    """Nuclei masks with one id per nucleus (DSB2018) are not 100 classes: the planned bundle
+    learns background/foreground (label > 0) and its docs say why."""
+    from PIL import Image
+
+    root = tmp_path / "nuclei"
+    for folder in ("images", "labels"):
+        (root / folder).mkdir(parents=True)
+    cases = sorted(p for p in (data_dir / "dsb2018_nuclei").iterdir() if (p / "mask_instances_derived.png").is_file())
+    for case in cases[:4]:
+        Image.open(case / "images" / f"{case.name}.png").convert("L").save(root / "images" / f"{case.name}.png")
+        Image.open(case / "mask_instances_derived.png").save(root / "labels" / f"{case.name}.png")
+    bundle = plan(root, tmp_path / "bundle", num_folds=2)
+    plans = json.loads((bundle / "plans/plans.json").read_text())
+    assert plans["foreground_labels"] and plans["label_names"] == ["background", "foreground"]
+    assert any("one id per object" in r for r in plans["reasons"])
+    train = yaml.safe_load((bundle / "configs/train.yaml").read_text())
+    steps = [t["_target_"] for t in train["load_transforms"]]
+    assert steps[-1] == "AsDiscreted" and "MapLabelValued" not in steps

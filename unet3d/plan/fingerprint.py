@@ -21,6 +21,9 @@ from unet3d.data.datalist import DatasetError
 from unet3d.data.msd import dataset_info, find_pairs
 
 SAMPLES_PER_CASE = 10_000  # foreground voxels kept per case and channel for the intensity statistics
+# more label values than this, without a dataset.json naming them: instance ids (one per object),
+# not classes; the plan then trains on the foreground (label > 0)
+MAX_CLASSES = 32
 
 
 class PlanError(DatasetError):
@@ -71,6 +74,8 @@ class Fingerprint:
         cases: each case's :class:`CaseFingerprint`.
         intensity: per channel, foreground intensity statistics pooled over the cases
             (``p00_5``, ``p50``, ``p99_5``, ``mean``, ``std``).
+        instance_labels: the labels hold one id per object (more than :data:`MAX_CLASSES` values,
+            none declared): the bundle learns the foreground, ``label > 0``.
     """
 
     dataset_dir: str
@@ -80,6 +85,7 @@ class Fingerprint:
     label_names: dict[int, str]
     cases: list[CaseFingerprint]
     intensity: list[dict[str, float]]
+    instance_labels: bool = False
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -172,10 +178,14 @@ def fingerprint_case(
         voxels = channel[foreground] if foreground.any() else channel.ravel()
         take = min(SAMPLES_PER_CASE, voxels.size)
         samples.append(rng.choice(voxels, size=take, replace=False) if take < voxels.size else voxels)
+    if len(values) <= MAX_CLASSES:
+        objects = _objects(labels, [int(v) for v in values])
+    else:  # instance ids: the objects are the ids themselves
+        objects = {1: sorted(int(c) for v, c in zip(values, counts, strict=True) if v != 0)}
     case = CaseFingerprint(
         image=image, label=str(label), shape=[int(s) for s in img.shape[1:]], spacing=spacing,
         channels=int(img.shape[0]), label_voxels={int(v): int(c) for v, c in zip(values, counts, strict=True)},
-        objects=_objects(labels, [int(v) for v in values]), zero_fraction=float(np.mean(data == 0)),
+        objects=objects, zero_fraction=float(np.mean(data == 0)),
         orientation=orientation,
     )  # fmt: skip
     return case, samples
@@ -226,7 +236,12 @@ def fingerprint(
     if not cases:
         raise DatasetError(f"{root}: no cases")
     values = sorted(declared) if declared else sorted({v for c in cases for v in c.label_voxels} | {0})
-    names = {v: declared.get(v, "background" if v == 0 else f"label_{v}") for v in values}
+    instances = not declared and len(values) > MAX_CLASSES
+    if instances:  # instance ids: the classes are background and foreground
+        values = [0, 1]
+    names = {
+        v: declared.get(v, "background" if v == 0 else "foreground" if instances else f"label_{v}") for v in values
+    }
     n_channels = cases[0].channels
     intensity = []
     for k in range(n_channels):
@@ -238,4 +253,5 @@ def fingerprint(
     return Fingerprint(
         dataset_dir=str(root.resolve()), spatial_dims=len(cases[0].shape), channels=n_channels,
         modality=dict(modality or info["modality"]), label_names=names, cases=cases, intensity=intensity,
+        instance_labels=instances,
     )  # fmt: skip

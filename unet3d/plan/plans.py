@@ -50,6 +50,7 @@ class Plans:
     val_interval: int
     num_folds: int
     channel_files: bool = False  # one file per channel (nnU-Net's case_0000, case_0001, ...)
+    foreground_labels: bool = False  # instance ids in the labels: trained on label > 0
     seconds_per_step: float | None = None
     reasons: list[str] = field(default_factory=list)
 
@@ -63,7 +64,7 @@ class Plans:
     @property
     def needs_label_map(self) -> bool:
         """Whether the label values are not already ``0 .. K-1`` (e.g. 0/255 masks)."""
-        return self.label_values != list(range(len(self.label_values)))
+        return not self.foreground_labels and self.label_values != list(range(len(self.label_values)))
 
 
 def reader_kind(path: str | list[str]) -> str:
@@ -144,6 +145,9 @@ def make_plans(fp: Fingerprint, name: str, time_budget_min: float | None = None,
     pos = 1 / 3 if fg < 0.1 else 0.5
     reasons.append(f"patches centred on foreground with probability {pos:.2f}: the median case is {fg:.3f} foreground")
     classes = len(fp.label_values)
+    if fp.instance_labels:
+        reasons.append("the labels hold one id per object (more than 32 values and no dataset.json naming them): "
+                       "the bundle learns background and foreground (label > 0)")  # fmt: skip
     epochs, interval, step_s = 100, 5, None
     n_train = max(1, len(fp.cases) - math.ceil(len(fp.cases) / num_folds))
     if time_budget_min is not None and timing:
@@ -164,4 +168,5 @@ def make_plans(fp: Fingerprint, name: str, time_budget_min: float | None = None,
         rotate_range=rules.rotation_range(spacing or [1.0] * dims, dims), pos_fraction=round(pos, 3),
         overlap=0.25, learning_rate=0.002, max_epochs=epochs, val_interval=interval, num_folds=num_folds,
         seconds_per_step=step_s, reasons=reasons, channel_files=not isinstance(first, str),
+        foreground_labels=fp.instance_labels,
     )  # fmt: skip
