@@ -2,7 +2,8 @@
 
 :func:`plan` runs the three steps: :func:`~unet3d.plan.fingerprint.fingerprint` (what the data
 are), :func:`~unet3d.plan.plans.make_plans` (each setting by a rule of :mod:`unet3d.plan.rules`)
-and :func:`~unet3d.plan.writer.write_bundle` (the bundle, in the shipped bundles' layout and
+(epochs sized to a time budget by :func:`~unet3d.plan.timing.fit_to_budget`) and
+:func:`~unet3d.plan.writer.write_bundle` (the bundle, in the shipped bundles' layout and
 contract).
 """
 
@@ -51,5 +52,9 @@ def plan(
     if Path(output).exists() and not overwrite:
         raise FileExistsError(f"{output}: exists")
     fp = fingerprint(dataset_dir, modality)
-    plans = make_plans(fp, name or Path(dataset_dir).resolve().name, time_budget_min, num_folds)
+    plans = make_plans(fp, name or Path(dataset_dir).resolve().name, num_folds)
+    if time_budget_min is not None:
+        from unet3d.plan.timing import fit_to_budget
+
+        plans = fit_to_budget(plans, fp, time_budget_min)
     return write_bundle(plans, fp, output, overwrite=overwrite)

@@ -6,8 +6,6 @@ and ``reasons`` (the rule and the figures behind each decision) into its ``docs/
 
 from __future__ import annotations
 
-import math
-import time
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -74,46 +72,14 @@ def reader_kind(path: str | list[str]) -> str:
     return input_format(path if isinstance(path, str) else path[0]).name
 
 
-def time_training_step(spatial_dims: int, channels: int, classes: int, features: list[int], patch: list[int],
-                       batch: int, steps: int = 3) -> tuple[float, float]:  # fmt: skip
-    """Seconds per training step (forward, backward, update) of the planned network on a batch of
-    random patches, and per inference window; the median of ``steps`` after one warm-up."""
-    import torch
-    from monai.losses import DiceCELoss
-
-    from unet3d.networks import UNet
-
-    net = UNet(spatial_dims, channels, classes, features=features, padding="same", norm="instance")
-    optimizer = torch.optim.AdamW(net.parameters(), lr=1e-3)
-    loss = DiceCELoss(to_onehot_y=True, softmax=True)
-    x = torch.randn(batch, channels, *patch)
-    y = torch.randint(0, classes, (batch, 1, *patch))
-    times = []
-    for _ in range(steps + 1):
-        start = time.perf_counter()
-        optimizer.zero_grad()
-        loss(net(x), y).backward()
-        optimizer.step()
-        times.append(time.perf_counter() - start)
-    net.eval()
-    with torch.inference_mode():
-        start = time.perf_counter()
-        net(x[:1])
-        window = time.perf_counter() - start
-    return float(np.median(times[1:])), window
-
-
-def make_plans(fp: Fingerprint, name: str, time_budget_min: float | None = None, num_folds: int = 5,
-               timing: bool = True) -> Plans:  # fmt: skip
-    """Decide every setting (:mod:`unet3d.plan.rules`) for the data set of ``fp``.
+def make_plans(fp: Fingerprint, name: str, num_folds: int = 5) -> Plans:
+    """Decide every setting (:mod:`unet3d.plan.rules`) for the data set of ``fp``; 100 epochs
+    (:func:`unet3d.plan.timing.fit_to_budget` sizes them to a time budget).
 
     Args:
         fp: the fingerprint.
         name: the task's name, for the metadata and docs.
-        time_budget_min: minutes of training on this machine: epochs are sized by a short timing
-            run of the planned network (``timing``); ``None``: 100 epochs.
         num_folds: cross-validation folds of the split (fold 0 validates).
-        timing: run the timing steps (off in tests that only check the rules).
     """
     dims = fp.spatial_dims
     reasons = []
@@ -144,20 +110,10 @@ def make_plans(fp: Fingerprint, name: str, time_budget_min: float | None = None,
     fg = rules.foreground_fraction([c.label_voxels for c in fp.cases])
     pos = 1 / 3 if fg < 0.1 else 0.5
     reasons.append(f"patches centred on foreground with probability {pos:.2f}: the median case is {fg:.3f} foreground")
-    classes = len(fp.label_values)
     if fp.instance_labels:
         reasons.append("the labels hold one id per object (more than 32 values and no dataset.json naming them): "
                        "the bundle learns background and foreground (label > 0)")  # fmt: skip
     epochs, interval, step_s = 100, 5, None
-    n_train = max(1, len(fp.cases) - math.ceil(len(fp.cases) / num_folds))
-    if time_budget_min is not None and timing:
-        step_s, window_s = time_training_step(dims, fp.channels, classes, feats, patch, batch)
-        epoch_s = math.ceil(n_train / batch) * step_s
-        windows = np.prod([max(1, math.ceil(m / (p * 0.75))) for m, p in zip(median, patch, strict=True)])
-        validation_s = math.ceil(len(fp.cases) / num_folds) * float(windows) * window_s * 1.5
-        epochs, interval = rules.epochs_for(time_budget_min * 60, epoch_s, validation_s)
-        reasons.append(f"{epochs} epochs, validation every {interval}: {time_budget_min:g} minutes at "
-                       f"{step_s:.2f} s per step of {batch} patches (measured), {n_train} training cases")  # fmt: skip
     first = fp.cases[0].image
     return Plans(
         name=name, dataset_dir=fp.dataset_dir, spatial_dims=dims, channels=fp.channels,

@@ -112,6 +112,24 @@ def images_dir(dataset_dir: str) -> str:
     return str(root)
 
 
+def _context(p: Plans, root: Path) -> dict[str, Any]:
+    classes = ", ".join(f"{k} = {n}" for k, n in enumerate(p.label_names))
+    return {"p": p, "root": str(root), "classes": classes, "images_dir": images_dir(p.dataset_dir)}
+
+
+def render_configs(p: Plans, folder: Path, shown_root: Path | None = None) -> None:
+    """Write ``folder/configs/`` (train, inference, evaluate, metadata, logging) for ``p``;
+    ``shown_root`` is the bundle path the configs' comments show (default ``folder``)."""
+    env = _templates()
+    context = _context(p, shown_root or folder)
+    configs = folder / "configs"
+    configs.mkdir(parents=True, exist_ok=True)
+    for name in ("train.yaml", "inference.yaml", "evaluate.yaml"):
+        (configs / name).write_text(env.get_template(f"{name}.j2").render(**context))
+    (configs / "logging.conf").write_text(env.get_template("logging.conf").render())
+    (configs / "metadata.json").write_text(json.dumps(metadata(p), indent=4) + "\n")
+
+
 def write_bundle(p: Plans, fp: Fingerprint, output: str | os.PathLike, overwrite: bool = False) -> Path:
     """Write the bundle folder ``output`` (``configs/``, root links, ``docs/README.md``,
     ``LICENSE``, ``plans/fingerprint.json`` and ``plans.json``, an empty ``models/``), all at once:
@@ -125,17 +143,12 @@ def write_bundle(p: Plans, fp: Fingerprint, output: str | os.PathLike, overwrite
         raise FileExistsError(f"{out}: exists; give another --output or --overwrite")
     out.parent.mkdir(parents=True, exist_ok=True)
     env = _templates()
-    context = {"p": p, "root": str(out), "classes": ", ".join(f"{k} = {n}" for k, n in enumerate(p.label_names)),
-               "images_dir": images_dir(p.dataset_dir)}  # fmt: skip
+    context = _context(p, out)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
     try:
-        configs = tmp / "configs"
-        for folder in (configs, tmp / "docs", tmp / "plans", tmp / "models"):
+        render_configs(p, tmp, shown_root=out)
+        for folder in (tmp / "docs", tmp / "plans", tmp / "models"):
             folder.mkdir()
-        for name in ("train.yaml", "inference.yaml", "evaluate.yaml"):
-            (configs / name).write_text(env.get_template(f"{name}.j2").render(**context))
-        (configs / "logging.conf").write_text(env.get_template("logging.conf").render())
-        (configs / "metadata.json").write_text(json.dumps(metadata(p), indent=4) + "\n")
         for name in CONFIGS:
             (tmp / name).symlink_to(Path("configs") / name)
         (tmp / "docs" / "README.md").write_text(env.get_template("README.md.j2").render(**context))
