@@ -13,7 +13,7 @@ import pytest
 from PIL import Image
 
 from tests.conftest import REPO_ROOT
-from tests.shipped_bundles.common import bundle_cmd, run
+from tests.shipped_bundles.common import bundle_cmd, run, verify_bundle
 
 pytestmark = pytest.mark.slow
 CLI = [sys.executable, "-m", "unet3d.cli"]
@@ -60,7 +60,7 @@ def _check(bundle, case, tmp_path, spatial_dims):
     meta = json.loads((bundle / "configs/metadata.json").read_text())
     patch = meta["network_data_format"]["inputs"]["image"]["spatial_shape"]
     assert len(patch) == spatial_dims
-    shape = verify_bundle_at(bundle, tmp_path, (1, 1, *patch))
+    shape = verify_bundle(bundle, tmp_path, (1, 1, *patch))
     assert shape == (1, meta["network_data_format"]["outputs"]["pred"]["num_channels"], *patch)
     start = time.perf_counter()
     res = run(bundle_cmd("run", "--config_file", f"['{bundle}/configs/train.yaml','{bundle}/configs/evaluate.yaml']",
@@ -74,26 +74,6 @@ def _check(bundle, case, tmp_path, spatial_dims):
     assert res.returncode == 0, res.stderr[-3000:]
     assert len(list((tmp_path / "out").glob("*_seg.*"))) == 1
     print(f"\n{bundle.name}: " + ", ".join(f"{k} {v:.0f} s" for k, v in timings.items()))
-
-
-def verify_bundle_at(bundle, tmp_path, example_shape):
-    """verify_net_in_out, TorchScript export and verify_metadata (tests/shipped_bundles/common.py)
-    on a bundle outside bundles/."""
-    import torch
-
-    common = ["--meta_file", f"{bundle}/configs/metadata.json", "--config_file", f"{bundle}/configs/inference.yaml",
-              "--bundle_root", str(bundle)]  # fmt: skip
-    res = run(bundle_cmd("verify_net_in_out", "network_def", *common))
-    assert res.returncode == 0 and "verified with no error" in res.stdout + res.stderr, res.stderr[-2000:]
-    ts = tmp_path / "model.ts"
-    res = run(bundle_cmd("ckpt_export", "network_def", "--filepath", str(ts), "--ckpt_file",
-                         f"{bundle}/models/model.pt", *common))  # fmt: skip
-    assert res.returncode == 0, res.stderr[-2000:]
-    res = run(bundle_cmd("verify_metadata", "--meta_file", f"{bundle}/configs/metadata.json",
-                         "--filepath", "bundles/meta_schema.json"))  # fmt: skip
-    assert res.returncode == 0 and "verified with no error" in res.stdout + res.stderr, res.stderr[-2000:]
-    with torch.no_grad():
-        return tuple(torch.jit.load(str(ts))(torch.rand(*example_shape)).shape)
 
 
 def test_plan_3d_trains_checks_and_segments(data_dir, tmp_path):

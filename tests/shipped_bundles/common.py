@@ -18,22 +18,24 @@ def run(cmd: list[str], timeout: float = 600) -> subprocess.CompletedProcess:
     return subprocess.run(cmd, cwd=REPO_ROOT, capture_output=True, text=True, timeout=timeout)
 
 
-def verify_bundle(name: str, export_dir, example_shape: tuple[int, ...]) -> tuple[int, ...]:
-    """verify_net_in_out, ckpt_export (TorchScript) and offline verify_metadata on ``bundles/<name>``.
+def verify_bundle(name, export_dir, example_shape: tuple[int, ...]) -> tuple[int, ...]:
+    """verify_net_in_out, ckpt_export (TorchScript) and offline verify_metadata on ``bundles/<name>``
+    (or on a bundle folder given as a path, e.g. one ``unet3d plan`` wrote).
 
     Returns the scripted network's output shape for a random input of ``example_shape``.
     """
     import torch
 
-    common = ["--meta_file", f"bundles/{name}/configs/metadata.json", "--config_file",
-              f"bundles/{name}/configs/inference.yaml", "--bundle_root", f"bundles/{name}"]  # fmt: skip
+    root = str(name) if not isinstance(name, str) else f"bundles/{name}"
+    common = ["--meta_file", f"{root}/configs/metadata.json", "--config_file", f"{root}/configs/inference.yaml",
+              "--bundle_root", root]  # fmt: skip
     res = run(bundle_cmd("verify_net_in_out", "network_def", *common))
     assert res.returncode == 0 and "verified with no error" in res.stdout + res.stderr, res.stderr[-2000:]
     ts = export_dir / "model.ts"
     res = run(bundle_cmd("ckpt_export", "network_def", "--filepath", str(ts), "--ckpt_file",
-                         f"bundles/{name}/models/model.pt", *common))  # fmt: skip
+                         f"{root}/models/model.pt", *common))  # fmt: skip
     assert res.returncode == 0, res.stderr[-2000:]
-    res = run(bundle_cmd("verify_metadata", "--meta_file", f"bundles/{name}/configs/metadata.json",
+    res = run(bundle_cmd("verify_metadata", "--meta_file", f"{root}/configs/metadata.json",
                          "--filepath", "bundles/meta_schema.json"))  # fmt: skip
     assert res.returncode == 0 and "verified with no error" in res.stdout + res.stderr, res.stderr[-2000:]
     scripted = torch.jit.load(str(ts))
