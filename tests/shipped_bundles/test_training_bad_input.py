@@ -64,7 +64,7 @@ def hippo_unreadable_label(data: Path, tmp: Path) -> tuple[str, Path, str]:
 
 def hippo_empty_dataset_dir(data: Path, tmp: Path) -> tuple[str, Path, str]:
     (tmp / "empty").mkdir()
-    return "hippocampus", tmp / "empty", f"error: {tmp}/empty/imagesTr: dataset folder not found"
+    return "hippocampus", tmp / "empty", f"error: {tmp}/empty: no image/label pairs found"
 
 
 def nuclei_label_of_another_size(data: Path, tmp: Path) -> tuple[str, Path, str]:
