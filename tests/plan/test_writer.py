@@ -69,3 +69,23 @@ def test_instance_id_labels_train_the_foreground(tmp_path, data_dir):
     train = yaml.safe_load((bundle / "configs/train.yaml").read_text())
     steps = [t["_target_"] for t in train["load_transforms"]]
     assert steps[-1] == "AsDiscreted" and "MapLabelValued" not in steps
+
+
+def test_ct_normalisation_is_the_clip_then_the_data_set_z_score(tmp_path, data_dir):
+    """``--modality CT``: one linear map whose ends are the foreground's 0.5/99.5 percentiles and
+    their z-scores with the foreground's mean and standard deviation (rendered, and built by MONAI)."""
+    import shutil
+
+    root = tmp_path / "task"
+    for folder in ("imagesTr", "labelsTr"):
+        (root / folder).mkdir(parents=True)
+        for i in (1, 3, 4):
+            shutil.copy(data_dir / "msd_hippocampus" / folder / f"hippocampus_{i:03d}.nii.gz", root / folder)
+    bundle = plan(root, tmp_path / "bundle", modality={0: "CT"}, num_folds=3)
+    stats = json.loads((bundle / "plans/fingerprint.json").read_text())["intensity"][0]
+    parser = BundleLayout(bundle, require_weights=False).inference_parser()
+    scale = parser.get_parsed_content("prepare").transforms[-1]
+    assert type(scale).__name__ == "ScaleIntensityRanged" and scale.scaler.clip
+    assert (scale.scaler.a_min, scale.scaler.a_max) == pytest.approx((stats["p00_5"], stats["p99_5"]))
+    assert scale.scaler.b_min == pytest.approx((stats["p00_5"] - stats["mean"]) / stats["std"])
+    assert scale.scaler.b_max == pytest.approx((stats["p99_5"] - stats["mean"]) / stats["std"])

@@ -99,17 +99,23 @@ class Fingerprint:
         return any(name.strip().upper() == "CT" for name in self.modality.values())
 
 
+def reader_kind(path: str | list[str]) -> str:
+    """``nifti``, ``itk`` or ``image2d``: the registry's format of a case's (first) file."""
+    from unet3d.io.formats import input_format
+
+    return input_format(path if isinstance(path, str) else path[0]).name
+
+
 def reader_for(path: str | list[str], label: bool = False) -> Any:
     """The MONAI reader the planned bundle uses for a file of this kind (its configs name the same):
     MONAI's default (nibabel) for NIfTI, :class:`unet3d.io.SimpleITKReader` for NRRD/MetaImage,
     ``PILReader`` for 2D images (palette images as the colours they show; label maps as stored)."""
     from monai.data import PILReader
 
-    from unet3d.io.formats import input_format
     from unet3d.io.sitk_reader import SimpleITKReader
     from unet3d.io.volume import palette_to_colours
 
-    kind = input_format(path if isinstance(path, str) else path[0]).name
+    kind = reader_kind(path)
     if kind == "itk":
         return SimpleITKReader()
     if kind == "image2d":

@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 
 from unet3d.plan import rules
-from unet3d.plan.fingerprint import Fingerprint
+from unet3d.plan.fingerprint import Fingerprint, reader_kind
 
 # voxels per training patch and per batch: what keeps a training step to a few seconds on a CPU
 # (nnU-Net sizes them against a GPU's memory, 128^3-scale in 3D)
@@ -65,13 +65,6 @@ class Plans:
         return not self.foreground_labels and self.label_values != list(range(len(self.label_values)))
 
 
-def reader_kind(path: str | list[str]) -> str:
-    """``nifti``, ``itk`` or ``image2d``: the registry's format of a case's (first) file."""
-    from unet3d.io.formats import input_format
-
-    return input_format(path if isinstance(path, str) else path[0]).name
-
-
 def make_plans(fp: Fingerprint, name: str, num_folds: int = 5) -> Plans:
     """Decide every setting (:mod:`unet3d.plan.rules`) for the data set of ``fp``; 100 epochs
     (:func:`unet3d.plan.timing.fit_to_budget` sizes them to a time budget).
@@ -98,10 +91,7 @@ def make_plans(fp: Fingerprint, name: str, num_folds: int = 5) -> Plans:
     batch = rules.batch_size(patch, MAX_BATCH_VOXELS[dims], dims)
     zero = float(np.median([c.zero_fraction for c in fp.cases]))
     norm = rules.normalisation(fp.is_ct and fp.channels == 1, fp.intensity[0], zero)
-    if norm["kind"] == "ct":
-        norm["clip"] = [[i["p00_5"], i["p99_5"]] for i in fp.intensity]
-        norm["mean"] = [i["mean"] for i in fp.intensity]
-        norm["std"] = [i["std"] for i in fp.intensity]
+    if norm["kind"] == "ct":  # one channel (rules.normalisation of channel 0)
         reasons.append(f"CT: intensities clipped to the foreground's 0.5-99.5 percentiles {norm['clip']} and "
                        f"z-scored with its mean {norm['mean']} and standard deviation {norm['std']}")  # fmt: skip
     else:
@@ -113,7 +103,6 @@ def make_plans(fp: Fingerprint, name: str, num_folds: int = 5) -> Plans:
     if fp.instance_labels:
         reasons.append("the labels hold one id per object (more than 32 values and no dataset.json naming them): "
                        "the bundle learns background and foreground (label > 0)")  # fmt: skip
-    epochs, interval, step_s = 100, 5, None
     first = fp.cases[0].image
     return Plans(
         name=name, dataset_dir=fp.dataset_dir, spatial_dims=dims, channels=fp.channels,
@@ -122,7 +111,7 @@ def make_plans(fp: Fingerprint, name: str, num_folds: int = 5) -> Plans:
         reader=reader_kind(first), target_spacing=spacing, median_shape=median, patch_size=patch,
         features=feats, batch_size=batch, normalisation=norm, flip_axes=rules.flip_axes(dims),
         rotate_range=rules.rotation_range(spacing or [1.0] * dims, dims), pos_fraction=round(pos, 3),
-        overlap=0.25, learning_rate=0.002, max_epochs=epochs, val_interval=interval, num_folds=num_folds,
-        seconds_per_step=step_s, reasons=reasons, channel_files=not isinstance(first, str),
+        overlap=0.25, learning_rate=0.002, max_epochs=100, val_interval=5, num_folds=num_folds,
+        reasons=reasons, channel_files=not isinstance(first, str),
         foreground_labels=fp.instance_labels,
     )  # fmt: skip
