@@ -125,8 +125,9 @@ def foreground_fraction(label_voxels: Sequence[dict[int, int]]) -> float:
     return float(np.median(shares)) if shares else 0.0
 
 
-# the share of the time budget left for what the timed step does not see: loading and augmenting
-# each batch, the per-epoch checkpoint, the handlers (benchmarks/README.md, plan: measured overrun)
+# the share of the time budget left for what the timing run (unet3d.plan.timing) does not see: the
+# per-epoch checkpoint, the logging handlers (per iteration), and the machine's speed drifting
+# during a long run (benchmarks/README.md, plan)
 OVERHEAD = 0.15
 
 

@@ -1,13 +1,14 @@
-"""Size the training to a time budget: the planned network's step and the bundle's own augmentation, timed.
+"""Size the training to a time budget by running the planned bundle's own trainer and evaluator briefly.
 
-A step of the network alone misses most of an epoch on a CPU when patches are small: the random
-augmentation (affine, elastic) of each sample costs as much or more. So the bundle's own
-``train#augmentation`` (from its rendered ``train.yaml``) is timed on a few real cases too.
+Timing the network alone on random tensors missed half of an epoch on a CPU: loading and
+augmenting each batch, the loss on real labels, the engine's handlers, and the speed of the
+machine at the moment. So the planned bundle is rendered into a temporary folder and its
+``train#trainer`` runs a few iterations on the first training cases (as cached), and its
+``validate#evaluator`` one validation case: what is timed is what the training will run.
 """
 
 from __future__ import annotations
 
-import copy
 import dataclasses
 import math
 import statistics
@@ -15,80 +16,69 @@ import tempfile
 import time
 from pathlib import Path
 
-import numpy as np
-
 from unet3d.plan import rules
 from unet3d.plan.fingerprint import Fingerprint
 from unet3d.plan.plans import Plans
 from unet3d.plan.writer import render_configs
 
 
-def time_training_step(spatial_dims: int, channels: int, classes: int, features: list[int], patch: list[int],
-                       batch: int, steps: int = 3) -> tuple[float, float]:  # fmt: skip
-    """Seconds per training step (forward, backward, update) of the planned network on a batch of
-    random patches, and per inference window; the median of ``steps`` after one warm-up."""
-    import torch
-    from monai.losses import DiceCELoss
-
-    from unet3d.networks import UNet
-
-    net = UNet(spatial_dims, channels, classes, features=features, padding="same", norm="instance")
-    optimizer = torch.optim.AdamW(net.parameters(), lr=1e-3)
-    loss = DiceCELoss(to_onehot_y=True, softmax=True)
-    x = torch.randn(batch, channels, *patch)
-    y = torch.randint(0, classes, (batch, 1, *patch))
-    times = []
-    for _ in range(steps + 1):
-        start = time.perf_counter()
-        optimizer.zero_grad()
-        loss(net(x), y).backward()
-        optimizer.step()
-        times.append(time.perf_counter() - start)
-    net.eval()
-    with torch.inference_mode():
-        start = time.perf_counter()
-        net(x[:1])
-        window = time.perf_counter() - start
-    return float(np.median(times[1:])), window
+def _repeat(entries: list, n: int) -> list:
+    """The first ``n`` of ``entries`` repeated as needed (a data set may have fewer cases than ``n``)."""
+    return [dict(entries[i % len(entries)]) for i in range(n)]
 
 
-def time_augmentation(p: Plans, samples: int = 4, rounds: int = 5) -> float:
-    """Seconds per training sample of the planned bundle's random augmentation
-    (``train#augmentation`` of its ``train.yaml``), on its first training cases as cached: the
-    mean of ``samples x rounds`` draws (the transforms fire at random, so the mean, not the median)."""
+def time_bundle(p: Plans, iterations: int = 10, warmup: int = 2) -> tuple[float, float]:
+    """Seconds per training iteration (a batch: loading from the cache, augmentation, forward,
+    backward, update) and per validation case (sliding windows, postprocessing, metric) of the
+    planned bundle on this machine's CPU.
+
+    Args:
+        p: the plans (rendered into a temporary bundle; nothing is written elsewhere).
+        iterations: timed training iterations, after ``warmup`` untimed ones.
+        warmup: iterations left out of the timing (allocation, first calls).
+
+    Returns:
+        ``(iteration_s, validation_case_s)``: the mean of the timed iterations, and one validation case.
+    """
+    from ignite.engine import Events
     from monai.bundle import ConfigParser
-    from monai.transforms import Compose
 
     with tempfile.TemporaryDirectory() as tmp:
         render_configs(p, Path(tmp))
         parser = ConfigParser()
         parser.read_config(str(Path(tmp) / "configs" / "train.yaml"))
-        parser.update({"bundle_root": tmp, "device": "$torch.device('cpu')"})
-        entries = parser.get_parsed_content("datalist")["training"][:samples]
-        cached = [Compose(parser.get_parsed_content("load_transforms"))(dict(e)) for e in entries]
-        augment = Compose(parser.get_parsed_content("train#augmentation"))
-        times = []
-        for _ in range(rounds):
-            for case in cached:
-                start = time.perf_counter()
-                augment(copy.deepcopy(case))
-                times.append(time.perf_counter() - start)
-    return statistics.fmean(times)
+        parser.update({"bundle_root": tmp, "device": "$torch.device('cpu')", "max_epochs": 1})
+        datalist = parser.get_parsed_content("datalist")
+        parser["train"]["datalist"] = _repeat(datalist["training"], p.batch_size * (iterations + warmup))
+        parser["validate"]["datalist"] = _repeat(datalist["validation"] or datalist["training"], 1)
+        # no validation, progress bar or logs inside the timing run; the scheduler's cost is nil
+        parser["train"]["handlers"] = []
+        parser["validate"]["handlers"] = []
+        parser["train"]["dataset"]["progress"] = parser["validate"]["dataset"]["progress"] = False
+        parser.parse(reset=True)  # the datalist above was parsed with the original config
+        trainer = parser.get_parsed_content("train#trainer")
+        evaluator = parser.get_parsed_content("validate#evaluator")
+        completed: list[float] = []
+        trainer.add_event_handler(Events.ITERATION_COMPLETED, lambda _: completed.append(time.perf_counter()))
+        trainer.run()
+        start = time.perf_counter()
+        evaluator.run()
+        validation_case_s = time.perf_counter() - start
+    gaps = [b - a for a, b in zip(completed[warmup - 1 :], completed[warmup:], strict=False)]
+    return statistics.fmean(gaps), validation_case_s
 
 
 def fit_to_budget(p: Plans, fp: Fingerprint, minutes: float) -> Plans:
     """``p`` with ``max_epochs`` and ``val_interval`` that fit ``minutes`` of training here
-    (:func:`unet3d.plan.rules.epochs_for`), from timed network steps and augmentation."""
-    step_s, window_s = time_training_step(p.spatial_dims, p.channels, len(p.label_values), p.features,
-                                          p.patch_size, p.batch_size)  # fmt: skip
-    augment_s = time_augmentation(p)
-    n_train = max(1, len(fp.cases) - math.ceil(len(fp.cases) / p.num_folds))
-    epoch_s = math.ceil(n_train / p.batch_size) * step_s + n_train * augment_s
-    windows = np.prod([max(1, math.ceil(m / (s * 0.75))) for m, s in zip(p.median_shape, p.patch_size, strict=True)])
-    validation_s = math.ceil(len(fp.cases) / p.num_folds) * float(windows) * window_s * 1.5
-    epochs, interval = rules.epochs_for(minutes * 60, epoch_s, validation_s)
-    reason = (f"{epochs} epochs, validation every {interval}: {minutes:g} minutes at {step_s:.2f} s per network "
-              f"step of {p.batch_size} patches and {augment_s:.2f} s of augmentation per sample (both measured), "
-              f"{n_train} training cases")  # fmt: skip
-    return dataclasses.replace(p, max_epochs=epochs, val_interval=interval, seconds_per_step=step_s,
+    (:func:`unet3d.plan.rules.epochs_for`), from a short timed run of the bundle (:func:`time_bundle`)."""
+    iteration_s, validation_case_s = time_bundle(p)
+    n_val = math.ceil(len(fp.cases) / p.num_folds)
+    n_train = max(1, len(fp.cases) - n_val)
+    epoch_s = math.ceil(n_train / p.batch_size) * iteration_s
+    epochs, interval = rules.epochs_for(minutes * 60, epoch_s, n_val * validation_case_s)
+    reason = (f"{epochs} epochs, validation every {interval}: {minutes:g} minutes at {iteration_s:.2f} s per "
+              f"training iteration of {p.batch_size} patches and {validation_case_s:.1f} s per validation case "
+              f"(timed by running the bundle's trainer and evaluator briefly), {n_train} training and {n_val} "
+              f"validation cases")  # fmt: skip
+    return dataclasses.replace(p, max_epochs=epochs, val_interval=interval, seconds_per_step=iteration_s,
                                reasons=[*p.reasons, reason])  # fmt: skip
