@@ -13,6 +13,28 @@ import pytest
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
+def skip_or_fail(message: str) -> None:
+    """Skip on a developer machine, fail in CI (``CI=true``): a missing tool or data set must not
+    turn a CI run green by skipping."""
+    if os.environ.get("CI", "").lower() == "true":
+        pytest.fail(message)
+    pytest.skip(message)
+
+
+@pytest.fixture(scope="session")
+def dciodvfy() -> Callable[[Path], list[str]]:
+    """dicom3tools' DICOM validator (Debian package ``dicom3tools``, installed by ``.ci/run``): a
+    callable giving the error lines it prints for a file (``[]``: valid)."""
+    if shutil.which("dciodvfy") is None:
+        skip_or_fail("dciodvfy is not installed (apt-get install dicom3tools)")
+
+    def errors(path: Path) -> list[str]:
+        res = subprocess.run(["dciodvfy", str(path)], capture_output=True, text=True, timeout=120)
+        return [line for line in (res.stdout + res.stderr).splitlines() if line.startswith(("Error", "Abort"))]
+
+    return errors
+
+
 def _data_root() -> Path:
     return Path(os.environ.get("UNET3D_DATA", REPO_ROOT.parent / "shared" / "data")).resolve()
 
@@ -31,10 +53,7 @@ def data_dir() -> Path:
     """
     root = _data_root()
     if not (root / "README.md").is_file():
-        msg = f"real data not found at {root} (set UNET3D_DATA)"
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(msg)
-        pytest.skip(msg)
+        skip_or_fail(f"real data not found at {root} (set UNET3D_DATA)")
     return root
 
 
@@ -51,8 +70,5 @@ def private_mounts() -> Callable[[str], subprocess.CompletedProcess]:
     Where namespaces are unavailable the test is skipped on a developer machine and fails in CI.
     """
     if shutil.which("unshare") is None or _in_private_mounts("true").returncode != 0:
-        msg = "no user/mount namespaces here (unshare -rm) to make a small file system"
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(msg)
-        pytest.skip(msg)
+        skip_or_fail("no user/mount namespaces here (unshare -rm) to make a small file system")
     return _in_private_mounts

@@ -94,6 +94,7 @@ def _segment(args: argparse.Namespace) -> int:
             rank=rank,
             world_size=world_size,
             stitch=args.stitch,
+            runtime=args.runtime,
         )
     except SegmentationInterrupted as e:
         print(f"{prefix}{e}", file=sys.stderr)
@@ -108,7 +109,7 @@ def _segment(args: argparse.Namespace) -> int:
             print(f"{prefix}{len(e.failures)} of {len(e.failures) + len(e.written)} inputs failed (no output for "
                   f"them); {len(e.written)} masks written to {args.output_dir}", file=sys.stderr)  # fmt: skip
         return 1
-    except (ValueError, FileExistsError, FileNotFoundError, PermissionError) as e:
+    except (ValueError, FileExistsError, FileNotFoundError, PermissionError, ImportError) as e:
         print(f"error: {prefix}{with_hint(e)}", file=sys.stderr)
         return 1
     except OSError as e:  # a full disk, a read-only file system: the system's words, one line
@@ -150,6 +151,20 @@ def _report(args: argparse.Namespace) -> int:
         print(f"error: {one_line(str(e))}", file=sys.stderr)
         return 1
     print(f"report: {path}")
+    return 0
+
+
+def _export(args: argparse.Namespace) -> int:
+    """Export a bundle's network(s) with the settings beside them; one line on error, status 1."""
+    from unet3d.inference.onnx_network import export_onnx
+
+    try:
+        written = export_onnx(args.bundle, args.output, overwrite=args.overwrite)
+    except (ValueError, FileExistsError, FileNotFoundError, PermissionError, ImportError) as e:
+        print(f"error: {with_hint(e)}", file=sys.stderr)
+        return 1
+    for path in written:
+        print(f"exported: {path} (settings: {path.name}.json)")
     return 0
 
 
@@ -210,9 +225,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--format",
-        choices=["nifti", "dicom-seg", "png", "tiff"],
         default=None,
-        help="output format (default: follows the input; a multi-page TIFF gives a multi-page TIFF)",
+        help="output format: nifti, dicom-seg, rtstruct (contours for radiotherapy, <stem>_rtstruct.dcm), png or "
+        "tiff, or several with commas, e.g. dicom-seg,rtstruct (default: follows the input; DICOM gives DICOM SEG, "
+        "a multi-page TIFF gives a multi-page TIFF)",
     )
     p.add_argument("--series-uid", default=None, help="the series to segment in a DICOM folder holding several")
     p.add_argument(
@@ -241,6 +257,13 @@ def build_parser() -> argparse.ArgumentParser:
         "id, as Cellpose stitches 3D stacks (default: ids per page)",
     )
     p.add_argument("--overwrite", action="store_true", help="replace existing outputs")
+    p.add_argument(
+        "--runtime",
+        choices=["torch", "onnx"],
+        default="torch",
+        help="what runs the network: torch, or onnx: the bundle's ONNX export (`unet3d export`) through "
+        "onnxruntime on the CPU, with the same pre- and postprocessing (needs unet3d[onnx])",
+    )
     p.add_argument(
         "--tta",
         action=argparse.BooleanOptionalAction,
@@ -285,6 +308,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("output_dir", metavar="OUTPUT", help="the folder `unet3d segment` wrote masks to")
     p.add_argument("--bundle", default=None, help="the bundle, for label names when no QC record holds them")
     p.set_defaults(func=_report)
+    p = sub.add_parser(
+        "export",
+        help="export a bundle's network to ONNX, with its inference settings beside it",
+        description="Write models/model.onnx (and fold_K.onnx) beside the bundle's weights, with "
+        "model.onnx.json: the network's geometry, the bundle's inference settings and config, and checksums. "
+        "`unet3d segment --runtime onnx` runs it; onnx and onnxruntime come with unet3d[onnx].",
+    )
+    p.add_argument("bundle", metavar="BUNDLE", help="the bundle folder, e.g. bundles/em")
+    p.add_argument("--format", choices=["onnx"], default="onnx", help="the export format (default: onnx)")
+    p.add_argument("--output", default=None, help="the .onnx file (default: beside each weight file in models/)")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing export")
+    p.set_defaults(func=_export)
     p = sub.add_parser(
         "plan",
         help="plan a bundle for your own labelled data set (nnU-Net's self-configuration)",

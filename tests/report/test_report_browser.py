@@ -6,7 +6,6 @@ Playwright the tests skip on a developer machine and fail in CI (``CI=true``).
 
 from __future__ import annotations
 
-import os
 import shutil
 from pathlib import Path
 
@@ -16,7 +15,7 @@ import pytest
 import torch
 from PIL import Image
 
-from tests.conftest import REPO_ROOT
+from tests.conftest import REPO_ROOT, skip_or_fail
 from unet3d.cli import main
 from unet3d.inference import BundlePredictor
 from unet3d.io import read_probabilities
@@ -25,12 +24,6 @@ pytestmark = pytest.mark.slow
 
 HIPPOCAMPUS_CASES = ("hippocampus_001", "hippocampus_003", "hippocampus_004")
 EM_SLICES = ("slice_22", "slice_23")
-
-
-def skip_or_fail(message: str) -> None:
-    if os.environ.get("CI", "").lower() == "true":
-        pytest.fail(message)
-    pytest.skip(message)
 
 
 @pytest.fixture(scope="module")

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import os
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +27,7 @@ from unet3d.io.errors import InputError
 from unet3d.io.formats import read_volume, write_mask
 from unet3d.io.stacks import open_tiff_stack, tiff_pages, write_page_stack
 from unet3d.io.volume import Volume
-from unet3d.io.writers import write_probabilities
+from unet3d.io.writers import check_rtstruct_source, write_probabilities
 from unet3d.report import confidence, encoded, label_statistics, thumbnail, write_record
 from unet3d.report.stats import mask_statistics, reported_labels
 
@@ -35,7 +35,8 @@ from unet3d.report.stats import mask_statistics, reported_labels
 def probabilities_path(mask_path: Path, spatial_dims: int) -> Path:
     """Where ``--probabilities`` puts an input's softmax: ``<stem>_prob.nii.gz`` for volumes
     (DICOM inputs included, beside their SEG), ``<stem>_prob.tif`` for 2D images."""
-    name = mask_path.name.split("_seg.")[0]
+    name = next((mask_path.name.split(f"_{t}.")[0] for t in ("seg", "rtstruct") if f"_{t}." in mask_path.name),
+                mask_path.name)  # fmt: skip
     return mask_path.with_name(f"{name}_prob{'.nii.gz' if spatial_dims == 3 else '.tif'}")
 
 
@@ -100,6 +101,7 @@ class InputJob:
     output_dir: Path
     overwrite: bool = False
     stitch_iou: float | None = None
+    also: list[tuple[Path, str]] = field(default_factory=list)  # more outputs of the mask: (path, format)
 
     @property
     def layout(self) -> BundleLayout:
@@ -112,6 +114,8 @@ class InputJob:
             return self._tiff_stack(probabilities, report, began)
         color = self.predictor.accepts_color
         volume = read_volume(self.path, series_uid=series_uid, color=color, allow_gaps=allow_gaps)
+        if "rtstruct" in (self.fmt, *(f for _, f in self.also)):
+            check_rtstruct_source(volume)  # before segmenting
         dims, wanted = len(volume.spatial_shape), self.predictor.spatial_dims
         if dims == 3 and wanted == 2:
             return self._volume_pages(volume, probabilities, report, began)
@@ -134,9 +138,18 @@ class InputJob:
         return written
 
     def _write(self, volume: Volume, mask: np.ndarray) -> Path:
+        """The mask in each format asked for; if one fails, those written for this input are removed."""
         layout = self.layout
-        return write_mask(volume, mask, self.out, self.fmt, self.overwrite, layout.channel_def,
-                          layout.dicom_seg_codes, dtype=layout.mask_dtype)  # fmt: skip
+        written: list[Path] = []
+        try:
+            for out, fmt in [(self.out, self.fmt), *self.also]:
+                written.append(write_mask(volume, mask, out, fmt, self.overwrite, layout.channel_def,
+                                          layout.dicom_seg_codes, dtype=layout.mask_dtype))  # fmt: skip
+        except BaseException:
+            for path in written:
+                path.unlink(missing_ok=True)
+            raise
+        return written[0]
 
     def _no_probabilities(self, probabilities: bool) -> None:
         if probabilities:
@@ -153,7 +166,7 @@ class InputJob:
 
     def _tiff_stack(self, probabilities: bool, report: bool, began: float) -> Path:
         self._no_probabilities(probabilities)
-        if self.fmt != "tiff":
+        if self.fmt != "tiff" or self.also:
             raise InputError(f"{self.path}: a stack's mask is written as a multi-page TIFF; {self.fmt} takes one image")
         summary = PageSummary() if report else None
         with open_tiff_stack(self.path, color=self.predictor.accepts_color) as stack:

@@ -164,7 +164,8 @@ class BundleLayout:
 
     @property
     def dicom_seg_codes(self) -> dict[int, dict[str, list[str]]]:
-        """Label value to ``{"category": [code, scheme, meaning], "type": [...]}`` for DICOM SEG."""
+        """Label value to ``{"category": [code, scheme, meaning], "type": [...], "color": [r, g, b]}``: DICOM
+        SEG codes and RTSTRUCT colours (each optional)."""
         return {int(k): dict(v) for k, v in self.metadata.get("dicom_seg_codes", {}).items()}
 
     @property

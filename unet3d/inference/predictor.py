@@ -72,6 +72,9 @@ class MemberVotes:
         return result
 
 
+# what can run the network (BundlePredictor's runtime)
+RUNTIMES = ("torch", "onnx")
+
 # the predictor's window arguments and the inference.yaml ids they set (unet3d.inference.contract)
 WINDOW_SETTINGS = {"overlap": "overlap", "mode": "blend_mode", "sw_batch_size": "sw_batch_size"}
 
@@ -112,6 +115,10 @@ class BundlePredictor:
             through ``torch.autocast``; the softmax, the ensemble average and everything after
             stay float32); ``None``: fp16 on CUDA, fp32 elsewhere. ``benchmarks/gpu.py`` measures
             the masks' agreement with fp32.
+        runtime: what runs the network: ``"torch"``, or ``"onnx"``: the ONNX export beside each
+            weight file (``models/model.onnx``, made by ``unet3d export``) through onnxruntime on
+            the CPU (:class:`unet3d.inference.onnx_network.OnnxNetwork`); everything else, the
+            preprocessing, windows, TTA and postprocessing, is the same. fp32 only, never frozen.
 
     Attributes:
         config: the bundle's ``ConfigParser`` with the settings above, parsed once; the
@@ -147,12 +154,19 @@ class BundlePredictor:
         weights: str | os.PathLike | Sequence[str | os.PathLike] | None = None,
         overrides: Mapping[str, Any] | None = None,
         precision: str | None = None,
+        runtime: str = "torch",
     ) -> None:
         self.layout = bundle if isinstance(bundle, BundleLayout) else BundleLayout(bundle)
-        self.device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+        gpu = torch.cuda.is_available() and runtime == "torch"
+        self.device = torch.device(device or ("cuda" if gpu else "cpu"))
         self.precision = precision or ("fp16" if self.device.type == "cuda" else "fp32")
         if self.precision not in PRECISIONS:
             raise ValueError(f"precision {self.precision!r}: use one of {', '.join(PRECISIONS)}")
+        if runtime not in RUNTIMES:
+            raise ValueError(f"runtime {runtime!r}: use one of {', '.join(RUNTIMES)}")
+        if runtime == "onnx" and (self.device.type != "cpu" or self.precision != "fp32"):
+            raise ValueError("the onnx runtime runs fp32 on the CPU; leave device and precision unset or cpu/fp32")
+        self.runtime = runtime
         if weights is not None and folds is not None:
             raise ValueError("give either folds (the bundle's fold models) or weights (files), not both")
         settings = {**(overrides or {}), "device": f"$torch.device('{self.device}')"}
@@ -173,13 +187,18 @@ class BundlePredictor:
         if freeze_min_windows is None:  # the bundle's (or an override's), else 8
             declared = "freeze_min_windows" in self.config
             freeze_min_windows = int(self._built("freeze_min_windows")) if declared else 8
-        self.freeze_min_windows = freeze_min_windows
+        self.freeze_min_windows = 0 if runtime == "onnx" else freeze_min_windows
         if isinstance(weights, (str, os.PathLike)):
             weights = [weights]
         self.weights = [Path(w) for w in weights] if weights is not None else self.layout.weights_for(folds)
         if not self.weights:
             raise ValueError("weights: no file given")
-        self.networks = [self._loaded(copy.deepcopy(network), path) for path in self.weights]
+        if runtime == "onnx":
+            from unet3d.inference.onnx_network import OnnxNetwork, onnx_path
+
+            self.networks: list[torch.nn.Module] = [OnnxNetwork(onnx_path(w), weights=w) for w in self.weights]
+        else:
+            self.networks = [self._loaded(copy.deepcopy(network), path) for path in self.weights]
         self.network = self.networks[0]
         self._frozen: dict[int, torch.nn.Module] = {}
 

@@ -23,7 +23,7 @@ from unet3d.report import (
 logger = logging.getLogger(__name__)
 
 __all__ = ["InputError", "SegmentationFailures", "SegmentationInterrupted", "expand_inputs", "mask_format",
-           "output_path", "segment"]  # fmt: skip
+           "output_formats", "output_path", "segment"]  # fmt: skip
 
 
 class SegmentationInterrupted(KeyboardInterrupt):
@@ -82,11 +82,27 @@ def mask_format(input_path: str | os.PathLike) -> str:
 
 
 def output_path(input_path: str | os.PathLike, output_dir: str | os.PathLike, fmt: str | None = None) -> Path:
-    """``<output_dir>/<input stem>_seg.<ext>`` (a DICOM series: ``<series folder>_seg.dcm``), in
-    the format ``fmt`` or, when ``None``, :func:`mask_format`'s."""
+    """``<output_dir>/<input stem>_seg.<ext>`` (a DICOM series: ``<series folder>_seg.dcm``;
+    RTSTRUCT: ``<stem>_rtstruct.dcm``), in the format ``fmt`` or, when ``None``, :func:`mask_format`'s."""
     path = Path(input_path)
-    fmt = output_format(fmt or mask_format(path)).name
-    return Path(output_dir) / f"{stem(path)}_seg{output_suffix(fmt)}"
+    chosen = output_format(fmt or mask_format(path))
+    return Path(output_dir) / f"{stem(path)}_{chosen.tag}{output_suffix(chosen.name)}"
+
+
+def output_formats(fmt: str | None) -> list[str] | None:
+    """``"dicom-seg,rtstruct"`` -> ``["dicom-seg", "rtstruct"]`` (each checked); ``None`` stays.
+
+    Raises:
+        InputError: an unknown format, or one named twice.
+    """
+    if fmt is None:
+        return None
+    names = [f.strip() for f in fmt.split(",")]
+    for name in names:
+        output_format(name)
+    if len(set(names)) != len(names):
+        raise InputError(f"--format {fmt}: a format named twice")
+    return names
 
 
 def expand_inputs(inputs: Sequence[str | os.PathLike]) -> list[Path]:
@@ -137,6 +153,7 @@ def segment(
     rank: int = 0,
     world_size: int = 1,
     stitch: float | None = None,
+    runtime: str = "torch",
 ) -> list[Path]:
     """Segment inputs with a bundle and write one mask per input, in the input's geometry.
 
@@ -153,7 +170,9 @@ def segment(
         bundle: the bundle folder, e.g. ``bundles/em``, or a :class:`BundlePredictor` made with
             the settings wanted (then ``device`` and ``tta`` must be left unset).
         output_dir: where ``<stem>_seg.<ext>`` files go (created if missing).
-        fmt: ``nifti``, ``dicom-seg``, ``png`` or ``tiff``; :func:`mask_format` when ``None``.
+        fmt: ``nifti``, ``dicom-seg``, ``rtstruct``, ``png`` or ``tiff``, or several separated by
+            commas (``dicom-seg,rtstruct``: a SEG and a structure set per series); :func:`mask_format`
+            when ``None``. The report needs a mask format first.
         device: torch device; the first GPU if available when ``None``.
         overwrite: replace existing outputs.
         tta: the bundle's test-time augmentation on or off; ``None`` keeps the bundle's default.
@@ -177,9 +196,11 @@ def segment(
         stitch: for an instance bundle on stacks (pages of a multi-page TIFF or of a volume given
             to a 2D bundle), link objects across consecutive pages whose intersection over union
             reaches this value (Cellpose's stitching, e.g. 0.25); ``None``: ids per page.
+        runtime: ``"torch"``, or ``"onnx"``: the network's ONNX export through onnxruntime (see
+            :class:`BundlePredictor`).
 
     Returns:
-        The files this process wrote, in input order.
+        The files of the first format this process wrote, in input order.
 
     Raises:
         InputError: a missing input path, clashing output names, an unusable output folder.
@@ -192,26 +213,34 @@ def segment(
     paths = expand_inputs(inputs)
     if not paths:
         raise InputError("no input given")
-    formats = [fmt or mask_format(p) for p in paths]  # headers read once (a TIFF's page count)
-    outputs = [output_path(p, output_dir, f) for p, f in zip(paths, formats, strict=True)]
-    clash = next((o for i, o in enumerate(outputs) if o in outputs[:i]), None)
+    chosen = output_formats(fmt)
+    # per input its formats, the mask's first (headers read once: a TIFF's page count)
+    formats = [chosen or [mask_format(p)] for p in paths]
+    if report and any(f[0] == "rtstruct" for f in formats):
+        raise InputError("the report is made from masks: name a mask format first, e.g. --format dicom-seg,rtstruct")
+    outputs = [[output_path(p, output_dir, f) for f in fs] for p, fs in zip(paths, formats, strict=True)]
+    every = [o for outs in outputs for o in outs]
+    clash = next((o for i, o in enumerate(every) if o in every[:i]), None)
     if clash is not None:
-        sources = [str(p) for p, o in zip(paths, outputs, strict=True) if o == clash]
+        sources = [str(p) for p, outs in zip(paths, outputs, strict=True) if clash in outs]
         raise InputError(f"{clash}: the same output name for {' and '.join(sources)}")
     paths, outputs, formats = paths[rank::world_size], outputs[rank::world_size], formats[rank::world_size]
     predictor = bundle if isinstance(bundle, BundlePredictor) else None
     layout = predictor.layout if predictor else BundleLayout(bundle)  # type: ignore[arg-type]
-    for out in outputs:
-        for target in [out, probabilities_path(out, layout.spatial_dims)] if probabilities else [out]:
+    for outs in outputs:
+        for target in [*outs, probabilities_path(outs[0], layout.spatial_dims)] if probabilities else outs:
             if target.exists() and not overwrite:
                 raise FileExistsError(f"{target}: output exists")
     if stitch is not None and not layout.instances:
         raise ValueError(f"{layout.root}: stitching links object ids; this bundle gives classes, not instances")
-    if isinstance(bundle, BundlePredictor) and any(v is not None for v in (device, tta, modality, folds, precision)):
-        raise ValueError("device, tta, modality, folds and precision are settings of the predictor passed as bundle")
+    if isinstance(bundle, BundlePredictor) and (any(v is not None for v in (device, tta, modality, folds, precision))
+                                                or runtime != "torch"):  # fmt: skip
+        raise ValueError("device, tta, modality, folds, precision and runtime are settings of the predictor passed "
+                         "as bundle")  # fmt: skip
     prepare_output_dir(output_dir)
     if predictor is None:
-        predictor = BundlePredictor(layout, device=device, tta=tta, modality=modality, folds=folds, precision=precision)
+        predictor = BundlePredictor(layout, device=device, tta=tta, modality=modality, folds=folds, precision=precision,
+                                    runtime=runtime)  # fmt: skip
     names = layout.channel_def
     written: list[Path] = []
     failures: list[tuple[Path, InputError]] = []
@@ -219,9 +248,11 @@ def segment(
     done = 0
     try:
         jobs = list(zip(paths, outputs, formats, strict=True))
-        for path, out, out_fmt in tqdm(jobs, disable=not progress, unit="input"):
+        for path, outs, fmts in tqdm(jobs, disable=not progress, unit="input"):
+            out = outs[0]
             try:
-                job = InputJob(path, out, out_fmt, predictor, Path(output_dir), overwrite, stitch)
+                also = list(zip(outs[1:], fmts[1:], strict=True))
+                job = InputJob(path, out, fmts[0], predictor, Path(output_dir), overwrite, stitch, also)
                 written.append(job.run(series_uid, allow_gaps, probabilities, report))
             except InputError as e:
                 logger.info(f"failed: {e}")  # the caller reports failures; --verbose shows them as they come

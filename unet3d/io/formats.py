@@ -50,6 +50,7 @@ class Format:
         write: ``write(volume, labels, path, overwrite, names, codes) -> Path`` for masks.
         mask_format: the output format a mask of this input is written in by default.
         noun: what one file holds, for messages (``volume``, ``image``).
+        tag: the output name's tag, ``<stem>_<tag><suffix>`` (``seg`` for masks).
     """
 
     name: str
@@ -59,6 +60,7 @@ class Format:
     write: Callable[..., Path] | None = None
     mask_format: str | None = None
     noun: str = "file"
+    tag: str = "seg"
 
 
 _IMAGE_2D = (".ome.tiff", ".ome.tif", ".png", ".tif", ".tiff", ".jpg", ".jpeg", ".bmp")
@@ -74,6 +76,8 @@ FORMATS: dict[str, Format] = {
         Format("dicom-seg", (".dcm",), write=writers.write_seg),
         Format("png", (".png",), write=writers.write_png),
         Format("tiff", (".tif", ".tiff"), write=writers.write_tiff),
+        # contours for radiotherapy systems, beside or instead of a mask (not read back as a mask)
+        Format("rtstruct", (".dcm",), write=writers.write_rtstruct, tag="rtstruct"),
     )
 }  # fmt: skip
 
@@ -260,10 +264,11 @@ def write_mask(
         volume: the input as read by :func:`read_volume`.
         mask: labels, shape ``volume.image.shape``.
         path: output file.
-        fmt: an output format: ``nifti``, ``dicom-seg``, ``png`` or ``tiff``.
+        fmt: an output format: ``nifti``, ``dicom-seg``, ``rtstruct``, ``png`` or ``tiff``.
         overwrite: replace an existing file.
         segment_names: label value to segment name (DICOM SEG); labels without a name are skipped.
-        segment_codes: label value to ``{"category": [code, scheme, meaning], "type": [...]}``.
+        segment_codes: label value to ``{"category": [code, scheme, meaning], "type": [...],
+            "color": [r, g, b]}`` (DICOM SEG codes; RTSTRUCT colours).
         dtype: ``uint8`` (class labels) or ``uint16`` (instance ids, up to 65535 objects) for NIfTI
             and PNG; DICOM SEG stores one binary segment per label.
     """

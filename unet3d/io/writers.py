@@ -59,6 +59,38 @@ def write_seg(
     return write_dicom_seg(planes, volume.dicom_headers, specs, path, overwrite=overwrite)
 
 
+def check_rtstruct_source(volume: Volume) -> None:
+    """Refuse, before any work, an input a structure set cannot be written for: not a DICOM
+    series, or one without the UIDs it must reference (:func:`unet3d.io.rtstruct.check_source`)."""
+    from unet3d.io.rtstruct import check_source
+
+    try:
+        import rt_utils  # noqa: F401
+    except ImportError as e:
+        raise ImportError("RTSTRUCT output needs rt-utils: pip install 'unet3d[rtstruct]'") from e
+    if volume.kind != "dicom":
+        raise InputError(f"{volume.path}: RTSTRUCT output needs a DICOM series as input")
+    check_source(volume.dicom_headers)
+
+
+def write_rtstruct(
+    volume: Volume, labels: np.ndarray, path: Path, overwrite: bool, names: SegmentNames, codes: SegmentCodes
+) -> Path:
+    """RT Structure Set referencing the source series: one ROI per named label, its colour from
+    ``codes`` (``"color"``) when given (:func:`unet3d.io.rtstruct.write_rtstruct`)."""
+    from unet3d.io.rtstruct import RoiSpec
+    from unet3d.io.rtstruct import write_rtstruct as write
+
+    check_rtstruct_source(volume)
+    values = {v: n for v, n in names.items() if v != 0} or {int(v): f"label {int(v)}" for v in np.unique(labels) if v}
+    rois = []
+    for value, name in sorted(values.items()):
+        colour = codes.get(value, {}).get("color")
+        rois.append(RoiSpec(value, name, tuple(int(c) for c in colour) if colour else None))  # type: ignore[arg-type]
+    affine = np.asarray(volume.image.affine, dtype=np.float64)
+    return write(labels, affine, volume.dicom_headers, rois, path, volume.frame_order, overwrite=overwrite)
+
+
 def write_png(volume: Volume, labels: np.ndarray, path: Path, overwrite: bool, *_: object) -> Path:
     """PNG, 2D only: 8-bit for uint8 labels, 16-bit (``I;16``) for uint16 instance ids."""
     from PIL import Image

@@ -76,7 +76,7 @@ class UNet(nn.Module):
             raise ValueError(f"spatial_dims must be 2 or 3, got {spatial_dims}")
         if padding not in ("valid", "same"):
             raise ValueError(f"padding must be 'valid' or 'same', got {padding!r}")
-        self.in_channels = in_channels
+        self.in_channels, self.out_channels = in_channels, out_channels
         features = tuple(int(f) for f in features)
         if len(features) < 2:
             raise ValueError(f"features needs at least two levels, got {features}")
