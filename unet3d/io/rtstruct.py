@@ -1,21 +1,20 @@
 """DICOM RT Structure Sets (RTSTRUCT): a label map as contours on its source series, and back.
 
-rt-utils builds the structure set (patient, study and frame-of-reference modules, the ROI and
-observation items), as radiotherapy users expect; the contours themselves are computed here, for
-three faults of rt-utils 1.2's (``get_contours_coords``): it traces the centres of the boundary
-pixels, so a one- or two-pixel object becomes a contour of one or two points (no area) and every
-object loses half a pixel all round; it scales columns by the row spacing (wrong on non-square
-pixels); and it can reference only single-frame images. Here each contour runs half-way between
-inside and outside pixel centres (marching squares on the mask, ``skimage.measure.find_contours``
-at 0.5), so it encloses exactly the mask's pixel centres, and it is placed in patient
-coordinates (LPS, mm) through the volume's own affine. Holes are contours of their own inside
-their object's (the even-odd rule radiotherapy systems apply); several objects on a slice are
-several contours. :func:`read_rtstruct` rasterises contours back by the same rule.
+Written with pydicom, not rt-utils (the usual choice; highdicom writes no RTSTRUCT), for four
+reasons. rt-utils traces the centres of the boundary pixels, so an object of one or two pixels
+becomes a contour of one or two points (no area) and every object loses half a pixel all round;
+it scales columns by the row spacing (wrong on non-square pixels); it cannot reference the frames
+of a multi-frame image; and it requires ``opencv-python``, whose Qt plugins, loaded as soon as
+MONAI imports cv2, stop every Qt application in the environment (napari) from starting. Here each
+contour runs half-way between inside and outside pixel centres (marching squares on the mask,
+``skimage.measure.find_contours`` at 0.5), so it encloses exactly the mask's pixel centres, and it
+is placed in patient coordinates (LPS, mm) through the volume's own affine. Holes are contours of
+their own inside their object's (the even-odd rule radiotherapy systems apply); several objects
+on a slice are several contours. :func:`read_rtstruct` rasterises contours back by the same rule.
 """
 
 from __future__ import annotations
 
-import copy
 import datetime
 import os
 from collections.abc import Sequence
@@ -23,20 +22,23 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from pydicom.dataset import Dataset
+from pydicom.dataset import Dataset, FileDataset
 from pydicom.sequence import Sequence as DicomSequence
+from pydicom.uid import UID
 
 import unet3d
 from unet3d.io.atomic import atomic_write
 from unet3d.io.errors import InputError
 
+RTSTRUCT_STORAGE = UID("1.2.840.10008.5.1.4.1.1.481.3")
+STUDY_MANAGEMENT = "1.2.840.10008.3.1.2.3.1"  # Detached Study Management (retired), as RT systems reference studies
 RAS_TO_LPS = np.diag([-1.0, -1.0, 1.0, 1.0])
 # the source's Type 2 attributes the structure set repeats (anonymised series may lack them)
 _TYPE2_SOURCE = ("PatientName", "PatientID", "PatientBirthDate", "PatientSex", "StudyDate", "StudyTime", "StudyID",
                  "AccessionNumber", "ReferringPhysicianName")  # fmt: skip
 # what a structure set must reference in its source (Type 1 there and here)
 REFERENCED_UIDS = ("StudyInstanceUID", "SeriesInstanceUID", "FrameOfReferenceUID", "SOPClassUID", "SOPInstanceUID")
-# colours of labels whose bundle names none (rt-utils' palette, cycled)
+# colours of labels whose bundle names none (cycled)
 DEFAULT_COLOURS = ((255, 0, 255), (0, 235, 235), (255, 255, 0), (255, 0, 0), (0, 132, 255), (0, 240, 0),
                    (255, 175, 0), (0, 208, 255), (180, 255, 105), (255, 20, 147))  # fmt: skip
 
@@ -68,15 +70,6 @@ def slice_contours(mask: np.ndarray) -> list[np.ndarray]:
     return contours
 
 
-def _source_copy(source: Sequence[Dataset]) -> list[Dataset]:
-    copies = [copy.copy(ds) for ds in source]
-    for ds in copies:
-        for keyword in _TYPE2_SOURCE:
-            if keyword not in ds:
-                setattr(ds, keyword, "")
-    return copies
-
-
 def check_source(source: Sequence[Dataset]) -> None:
     """Refuse a series a structure set cannot reference: one without a UID of :data:`REFERENCED_UIDS`.
 
@@ -91,14 +84,69 @@ def check_source(source: Sequence[Dataset]) -> None:
                              f"without UIDs?)")  # fmt: skip
 
 
-def _contour_item(ds: Dataset, frame: int | None, points: np.ndarray, number: int) -> Dataset:
+def _sequence(*items: Dataset) -> DicomSequence:
+    return DicomSequence(list(items))
+
+
+def _image_reference(ds: Dataset, frame: int | None) -> Dataset:
     image = Dataset()
     image.ReferencedSOPClassUID = ds.SOPClassUID
     image.ReferencedSOPInstanceUID = ds.SOPInstanceUID
     if frame is not None:
         image.ReferencedFrameNumber = frame + 1
+    return image
+
+
+def _structure_set(series: list[Dataset], frame_order: Sequence[int] | None, description: str) -> FileDataset:
+    """The structure set without ROIs: patient, study, series, equipment, frame of reference,
+    structure set (referencing every image or frame of the source) and SOP common modules."""
+    from pydicom.dataset import FileMetaDataset
+    from pydicom.uid import PYDICOM_IMPLEMENTATION_UID, ExplicitVRLittleEndian, generate_uid
+
+    meta = FileMetaDataset()
+    meta.MediaStorageSOPClassUID, meta.MediaStorageSOPInstanceUID = RTSTRUCT_STORAGE, generate_uid()
+    meta.TransferSyntaxUID, meta.ImplementationClassUID = ExplicitVRLittleEndian, PYDICOM_IMPLEMENTATION_UID
+    ds = FileDataset("", {}, file_meta=meta, preamble=b"\0" * 128)
+    first, now = series[0], datetime.datetime.now()
+    date, time = now.strftime("%Y%m%d"), now.strftime("%H%M%S")
+    ds.SpecificCharacterSet = "ISO_IR 192"  # UTF-8: label names may be in any script
+    ds.SOPClassUID, ds.SOPInstanceUID = RTSTRUCT_STORAGE, meta.MediaStorageSOPInstanceUID
+    ds.InstanceCreationDate, ds.InstanceCreationTime = date, time
+    for keyword in _TYPE2_SOURCE:  # patient and study: the source's
+        setattr(ds, keyword, first.get(keyword, ""))
+    ds.StudyInstanceUID = first.StudyInstanceUID
+    ds.Modality, ds.SeriesInstanceUID = "RTSTRUCT", generate_uid()
+    ds.SeriesNumber = 9100 + int(first.get("SeriesNumber", 0) or 0) % 1000
+    ds.SeriesDate, ds.SeriesTime, ds.SeriesDescription, ds.OperatorsName = date, time, description, ""
+    ds.Manufacturer, ds.ManufacturerModelName, ds.SoftwareVersions = "unet3d", "unet3d", unet3d.__version__
+    ds.FrameOfReferenceUID = first.FrameOfReferenceUID
+    ds.PositionReferenceIndicator = first.get("PositionReferenceIndicator", "")
+    ds.InstanceNumber = 1
+    ds.StructureSetLabel, ds.StructureSetName = "unet3d", description[:64]
+    ds.StructureSetDate, ds.StructureSetTime = date, time
+    ds.ApprovalStatus = "UNAPPROVED"
+    if frame_order is not None:
+        images = [_image_reference(first, frame) for frame in frame_order]
+    else:
+        images = [_image_reference(image, None) for image in series]
+    referenced_series = Dataset()
+    referenced_series.SeriesInstanceUID = first.SeriesInstanceUID
+    referenced_series.ContourImageSequence = DicomSequence(images)
+    study = Dataset()
+    study.ReferencedSOPClassUID = STUDY_MANAGEMENT  # what RT systems write here
+    study.ReferencedSOPInstanceUID = first.StudyInstanceUID
+    study.RTReferencedSeriesSequence = _sequence(referenced_series)
+    frame_of_reference = Dataset()
+    frame_of_reference.FrameOfReferenceUID = first.FrameOfReferenceUID
+    frame_of_reference.RTReferencedStudySequence = _sequence(study)
+    ds.ReferencedFrameOfReferenceSequence = _sequence(frame_of_reference)
+    ds.StructureSetROISequence, ds.ROIContourSequence, ds.RTROIObservationsSequence = [], [], []
+    return ds
+
+
+def _contour_item(ds: Dataset, frame: int | None, points: np.ndarray, number: int) -> Dataset:
     item = Dataset()
-    item.ContourImageSequence = DicomSequence([image])
+    item.ContourImageSequence = _sequence(_image_reference(ds, frame))
     item.ContourGeometricType = "CLOSED_PLANAR"
     item.ContourNumber = number
     item.NumberOfContourPoints = len(points)
@@ -133,36 +181,18 @@ def write_rtstruct(
         ValueError: the mask's slices do not match the source's.
         InputError: the source lacks a UID the structure set must reference (:data:`REFERENCED_UIDS`).
     """
-    from rt_utils import ds_helper
-    from rt_utils.utils import ROIData
-
     rows, cols = int(source[0].Rows), int(source[0].Columns)
     planes = len(frame_order) if frame_order is not None else len(source)
     if labels.shape != (cols, rows, planes):
         raise ValueError(f"labels of shape {labels.shape} do not match the series ({planes} planes of {rows}x{cols})")
     check_source(source)
-    series = _source_copy(source)
-    ds = ds_helper.create_rtstruct_dataset(series)
-    # the Frame of Reference module (rt-utils leaves it out): the source's
-    ds.FrameOfReferenceUID = series[0].FrameOfReferenceUID
-    ds.PositionReferenceIndicator = series[0].get("PositionReferenceIndicator", "")
-    now = datetime.datetime.now()
-    ds.Manufacturer, ds.ManufacturerModelName, ds.SoftwareVersions = "unet3d", "unet3d", unet3d.__version__
-    del ds.InstitutionName
-    ds.StructureSetLabel, ds.StructureSetName = "unet3d", series_description[:64]
-    ds.SeriesDescription, ds.OperatorsName = series_description, ""
-    ds.SeriesNumber = 9100 + int(source[0].get("SeriesNumber", 0) or 0) % 1000
-    ds.InstanceNumber = 1
-    ds.SeriesDate, ds.SeriesTime = now.strftime("%Y%m%d"), now.strftime("%H%M%S")
-    for keyword in ("AccessionNumber", "ReferringPhysicianName"):
-        setattr(ds, keyword, series[0].get(keyword, ""))
-    frame_of_reference = ds.ReferencedFrameOfReferenceSequence[-1].FrameOfReferenceUID
+    series = list(source)
+    ds = _structure_set(series, frame_order, series_description)
     to_lps = RAS_TO_LPS @ np.asarray(affine, dtype=np.float64)
     present = set(np.unique(labels).tolist())
     for number, roi in enumerate(rois, start=1):
         colour = list(roi.colour or DEFAULT_COLOURS[(roi.label - 1) % len(DEFAULT_COLOURS)])
-        data = ROIData(None, colour, number, roi.name, frame_of_reference, roi_generation_algorithm="AUTOMATIC")
-        contours = DicomSequence()
+        contours: list[Dataset] = []
         for z in range(planes) if roi.label in present else ():
             mask = labels[:, :, z] == roi.label
             if not mask.any():
@@ -172,16 +202,19 @@ def write_rtstruct(
                 index = np.column_stack([polygon, np.full(len(polygon), z), np.ones(len(polygon))])
                 points = (index @ to_lps.T)[:, :3]
                 contours.append(_contour_item(ref, frame, points, len(contours) + 1))
+        structure = Dataset()
+        structure.ROINumber, structure.ReferencedFrameOfReferenceUID = number, ds.FrameOfReferenceUID
+        structure.ROIName, structure.ROIGenerationAlgorithm = roi.name[:64], "AUTOMATIC"
         roi_contour = Dataset()
-        roi_contour.ROIDisplayColor = colour
-        roi_contour.ReferencedROINumber = number
+        roi_contour.ROIDisplayColor, roi_contour.ReferencedROINumber = colour, number
         if contours:
-            roi_contour.ContourSequence = contours
-        ds.ROIContourSequence.append(roi_contour)
-        ds.StructureSetROISequence.append(ds_helper.create_structure_set_roi(data))
-        observation = ds_helper.create_rtroi_observation(data)
+            roi_contour.ContourSequence = DicomSequence(contours)
+        observation = Dataset()
+        observation.ObservationNumber, observation.ReferencedROINumber = number, number
         observation.ROIObservationDescription = "unet3d segmentation"
-        observation.RTROIInterpretedType = "ORGAN"
+        observation.RTROIInterpretedType, observation.ROIInterpreter = "ORGAN", ""
+        ds.StructureSetROISequence.append(structure)
+        ds.ROIContourSequence.append(roi_contour)
         ds.RTROIObservationsSequence.append(observation)
     return atomic_write(path, lambda tmp: ds.save_as(tmp, enforce_file_format=True), overwrite=overwrite)
 

@@ -64,10 +64,6 @@ def check_rtstruct_source(volume: Volume) -> None:
     series, or one without the UIDs it must reference (:func:`unet3d.io.rtstruct.check_source`)."""
     from unet3d.io.rtstruct import check_source
 
-    try:
-        import rt_utils  # noqa: F401
-    except ImportError as e:
-        raise ImportError("RTSTRUCT output needs rt-utils: pip install 'unet3d[rtstruct]'") from e
     if volume.kind != "dicom":
         raise InputError(f"{volume.path}: RTSTRUCT output needs a DICOM series as input")
     check_source(volume.dicom_headers)
