@@ -62,6 +62,7 @@ LAYERS = {
     "inference": {"io", "inferers", "networks", "transforms", "report"},
     "bundle": {"data", "io", "metrics", "networks", "inference", "report"},
     "plan": {"data", "io", "networks", "inference"},  # measures data, writes a bundle the inference layer checks
+    "napari": {"inference", "io"},  # the plugin: layers through the predictor, masks through the writers
 }
 
 
