@@ -6,6 +6,9 @@ with Mesa) when there is none. Without napari the tests skip on a developer mach
 
 from __future__ import annotations
 
+import os
+import shutil
+
 import numpy as np
 import pytest
 from PIL import Image
@@ -17,6 +20,8 @@ try:
     import napari  # noqa: F401
 except ImportError:
     skip_or_fail("napari is not installed (pip install -e '.[test]')")
+if not (os.environ.get("DISPLAY") or shutil.which("Xvfb")):  # without a display Qt aborts the whole run
+    skip_or_fail("no display and no Xvfb for napari (apt-get install xvfb libgl1-mesa-dri)")
 
 from unet3d.napari.layers import bundles_2d, segment_layer
 from unet3d.napari.widget import SegmentWidget
