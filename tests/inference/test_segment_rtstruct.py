@@ -57,3 +57,14 @@ def test_a_failed_rtstruct_leaves_no_seg_and_report_needs_a_mask(data_dir, tmp_p
     assert not (tmp_path / "out").exists() or list((tmp_path / "out").iterdir()) == []
     res = cli(str(data_dir / MR_CROP), "--format", "rtstruct", "--report", "--output-dir", str(tmp_path / "r"))
     assert res.returncode == 1 and "name a mask format first" in res.stderr
+
+
+def test_dicom_outputs_of_a_nifti_volume_are_refused(data_dir, tmp_path):
+    from unet3d.inference import SegmentationFailures, segment
+
+    case = data_dir / "msd_hippocampus/imagesTr/hippocampus_001.nii.gz"
+    for fmt, what in (("dicom-seg", "DICOM SEG"), ("rtstruct", "RTSTRUCT"), ("nifti,rtstruct", "RTSTRUCT")):
+        out = tmp_path / fmt.replace(",", "_")
+        with pytest.raises(SegmentationFailures, match=f"{what} output needs a DICOM series as input"):
+            segment([case], BUNDLE, out, fmt=fmt)
+        assert list(out.iterdir()) == []  # not even the NIfTI of the first format

@@ -24,10 +24,10 @@ from unet3d.inference.layout import BundleLayout
 from unet3d.inference.pages import PageSummary, segment_pages
 from unet3d.inference.predictor import BundlePredictor, Prediction
 from unet3d.io.errors import InputError
-from unet3d.io.formats import read_volume, write_mask
+from unet3d.io.formats import check_outputs, output_tags, read_volume, write_mask
 from unet3d.io.stacks import open_tiff_stack, tiff_pages, write_page_stack
 from unet3d.io.volume import Volume
-from unet3d.io.writers import check_rtstruct_source, write_probabilities
+from unet3d.io.writers import write_probabilities
 from unet3d.report import confidence, encoded, label_statistics, thumbnail, write_record
 from unet3d.report.stats import mask_statistics, reported_labels
 
@@ -35,7 +35,7 @@ from unet3d.report.stats import mask_statistics, reported_labels
 def probabilities_path(mask_path: Path, spatial_dims: int) -> Path:
     """Where ``--probabilities`` puts an input's softmax: ``<stem>_prob.nii.gz`` for volumes
     (DICOM inputs included, beside their SEG), ``<stem>_prob.tif`` for 2D images."""
-    name = next((mask_path.name.split(f"_{t}.")[0] for t in ("seg", "rtstruct") if f"_{t}." in mask_path.name),
+    name = next((mask_path.name.split(f"_{t}.")[0] for t in output_tags() if f"_{t}." in mask_path.name),
                 mask_path.name)  # fmt: skip
     return mask_path.with_name(f"{name}_prob{'.nii.gz' if spatial_dims == 3 else '.tif'}")
 
@@ -114,8 +114,7 @@ class InputJob:
             return self._tiff_stack(probabilities, report, began)
         color = self.predictor.accepts_color
         volume = read_volume(self.path, series_uid=series_uid, color=color, allow_gaps=allow_gaps)
-        if "rtstruct" in (self.fmt, *(f for _, f in self.also)):
-            check_rtstruct_source(volume)  # before segmenting
+        check_outputs(volume, self.fmt, *(f for _, f in self.also))  # before segmenting
         dims, wanted = len(volume.spatial_shape), self.predictor.spatial_dims
         if dims == 3 and wanted == 2:
             return self._volume_pages(volume, probabilities, report, began)

@@ -87,7 +87,8 @@ def export_onnx(bundle: Any, output: str | os.PathLike | None = None, overwrite:
     from unet3d.inference.layout import BundleLayout
     from unet3d.inference.predictor import BundlePredictor
 
-    _require("onnx"), _require("onnxruntime")
+    _require("onnx")
+    _require("onnxruntime")
     layout = bundle.layout if isinstance(bundle, BundlePredictor) else BundleLayout(bundle)
     weights_files = bundle.weights if isinstance(bundle, BundlePredictor) else layout.weights_for(None)
     if output is not None and len(weights_files) != 1:
@@ -179,7 +180,6 @@ class OnnxNetwork(nn.Module):
         self.spatial_dims, self.in_channels = int(network["spatial_dims"]), int(network["in_channels"])
         self.out_channels, self.depth = int(network["out_channels"]), int(network["depth"])
         self.valid = bool(network["valid"])
-        self.settings: dict[str, Any] = meta
         options = ort.SessionOptions()
         if threads is not None:
             options.intra_op_num_threads = threads

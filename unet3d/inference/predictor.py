@@ -178,7 +178,6 @@ class BundlePredictor:
                                      f"(no `{WINDOW_SETTINGS[name]}` id)")  # fmt: skip
                 settings[WINDOW_SETTINGS[name]] = value
         self.config = self.layout.inference_parser(tta=tta, modality=modality, overrides=settings)
-        network = self._built("network_def")
         self.inferer = inferer if inferer is not None else self._built("inferer")
         self.prepare = self._built("prepare")
         self.to_probabilities = self._built("to_probabilities")
@@ -198,6 +197,7 @@ class BundlePredictor:
 
             self.networks: list[torch.nn.Module] = [OnnxNetwork(onnx_path(w), weights=w) for w in self.weights]
         else:
+            network = self._built("network_def")
             self.networks = [self._loaded(copy.deepcopy(network), path) for path in self.weights]
         self.network = self.networks[0]
         self._frozen: dict[int, torch.nn.Module] = {}

@@ -15,7 +15,7 @@ import unet3d
 from unet3d.io.atomic import atomic_write
 
 # Patient and study attributes the SEG copies from its source (Type 2 there: present, may be empty)
-_TYPE2_PATIENT_STUDY = (
+TYPE2_PATIENT_STUDY = (
     "PatientName",
     "PatientID",
     "PatientBirthDate",
@@ -78,7 +78,7 @@ def write_dicom_seg(
     for ds in source:
         if "SpecificCharacterSet" in ds and not ds.SpecificCharacterSet:
             del ds.SpecificCharacterSet  # empty in some series; highdicom rejects '' (default repertoire)
-        for keyword in _TYPE2_PATIENT_STUDY:
+        for keyword in TYPE2_PATIENT_STUDY:
             if keyword not in ds:  # anonymised series drop these; the SEG copies them (Type 2: may be empty)
                 setattr(ds, keyword, "")
     descriptions = []

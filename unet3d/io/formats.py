@@ -51,6 +51,8 @@ class Format:
         mask_format: the output format a mask of this input is written in by default.
         noun: what one file holds, for messages (``volume``, ``image``).
         tag: the output name's tag, ``<stem>_<tag><suffix>`` (``seg`` for masks).
+        check: ``check(volume)`` raises ``InputError`` for an input this output cannot be written
+            for, run before the input is segmented (:func:`check_outputs`).
     """
 
     name: str
@@ -61,6 +63,7 @@ class Format:
     mask_format: str | None = None
     noun: str = "file"
     tag: str = "seg"
+    check: Callable[[Volume], None] | None = None
 
 
 _IMAGE_2D = (".ome.tiff", ".ome.tif", ".png", ".tif", ".tiff", ".jpg", ".jpeg", ".bmp")
@@ -73,11 +76,12 @@ FORMATS: dict[str, Format] = {
                mask_format="nifti", noun="volume"),
         Format("dicom", (), volume.read_dicom, mask_format="dicom-seg", noun="series"),
         Format("image2d", _IMAGE_2D, volume.read_image2d, volume.image2d_shape, mask_format="png", noun="image"),
-        Format("dicom-seg", (".dcm",), write=writers.write_seg),
+        Format("dicom-seg", (".dcm",), write=writers.write_seg, check=writers.check_seg_source),
         Format("png", (".png",), write=writers.write_png),
         Format("tiff", (".tif", ".tiff"), write=writers.write_tiff),
         # contours for radiotherapy systems, beside or instead of a mask (not read back as a mask)
-        Format("rtstruct", (".dcm",), write=writers.write_rtstruct, tag="rtstruct"),
+        Format("rtstruct", (".dcm",), write=writers.write_rtstruct, tag="rtstruct",
+               check=writers.check_rtstruct_source),
     )
 }  # fmt: skip
 
@@ -118,6 +122,23 @@ def output_format(name: str) -> Format:
         choices = ", ".join(n for n, f in FORMATS.items() if f.write is not None)
         raise InputError(f"unknown output format {name!r} (choose from {choices})")
     return fmt
+
+
+def check_outputs(volume: Volume, *names: str) -> None:
+    """Run the checks of the named output formats on an input before it is segmented.
+
+    Raises:
+        InputError: an output that cannot be written for this input (e.g. DICOM SEG of a NIfTI).
+    """
+    for name in names:
+        check = output_format(name).check
+        if check is not None:
+            check(volume)
+
+
+def output_tags() -> tuple[str, ...]:
+    """The tags of output names (``seg``, ``rtstruct``): ``<stem>_<tag><suffix>``."""
+    return tuple(dict.fromkeys(f.tag for f in FORMATS.values() if f.write is not None))
 
 
 def input_format(path: str | os.PathLike) -> Format:

@@ -28,14 +28,12 @@ from pydicom.uid import UID
 
 import unet3d
 from unet3d.io.atomic import atomic_write
+from unet3d.io.dicom_seg import TYPE2_PATIENT_STUDY
 from unet3d.io.errors import InputError
 
 RTSTRUCT_STORAGE = UID("1.2.840.10008.5.1.4.1.1.481.3")
 STUDY_MANAGEMENT = "1.2.840.10008.3.1.2.3.1"  # Detached Study Management (retired), as RT systems reference studies
 RAS_TO_LPS = np.diag([-1.0, -1.0, 1.0, 1.0])
-# the source's Type 2 attributes the structure set repeats (anonymised series may lack them)
-_TYPE2_SOURCE = ("PatientName", "PatientID", "PatientBirthDate", "PatientSex", "StudyDate", "StudyTime", "StudyID",
-                 "AccessionNumber", "ReferringPhysicianName")  # fmt: skip
 # what a structure set must reference in its source (Type 1 there and here)
 REFERENCED_UIDS = ("StudyInstanceUID", "SeriesInstanceUID", "FrameOfReferenceUID", "SOPClassUID", "SOPInstanceUID")
 # colours of labels whose bundle names none (cycled)
@@ -112,7 +110,7 @@ def _structure_set(series: list[Dataset], frame_order: Sequence[int] | None, des
     ds.SpecificCharacterSet = "ISO_IR 192"  # UTF-8: label names may be in any script
     ds.SOPClassUID, ds.SOPInstanceUID = RTSTRUCT_STORAGE, meta.MediaStorageSOPInstanceUID
     ds.InstanceCreationDate, ds.InstanceCreationTime = date, time
-    for keyword in _TYPE2_SOURCE:  # patient and study: the source's
+    for keyword in TYPE2_PATIENT_STUDY:  # patient and study: the source's (Type 2: may be empty)
         setattr(ds, keyword, first.get(keyword, ""))
     ds.StudyInstanceUID = first.StudyInstanceUID
     ds.Modality, ds.SeriesInstanceUID = "RTSTRUCT", generate_uid()
@@ -223,7 +221,7 @@ def even_odd_fill(shape: Sequence[int], polygons: Sequence[np.ndarray]) -> np.nd
     """The pixels of a 2D grid ``shape`` whose centres lie inside an odd number of ``polygons``
     (closed, ``(points, 2)`` in index coordinates), by scanlines: one pass over the edges of all
     polygons at once, which is the even-odd rule (skimage's ``polygon`` per contour costs the
-    bounding box times the vertices, minutes for the outline of a brain)."""
+    bounding box times the vertices, for every contour)."""
     mask = np.zeros(tuple(shape), bool)
     start = np.concatenate(list(polygons))
     end = np.concatenate([np.roll(p, -1, axis=0) for p in polygons])

@@ -35,14 +35,32 @@ def write_nifti(volume: Volume, labels: np.ndarray, path: Path, overwrite: bool,
     return atomic_write(path, lambda tmp: nib.save(image, tmp), overwrite=overwrite)
 
 
+def _dicom_only(volume: Volume, what: str) -> None:
+    if volume.kind != "dicom":
+        raise InputError(f"{volume.path}: {what} output needs a DICOM series as input")
+
+
+def check_seg_source(volume: Volume) -> None:
+    """Refuse, before any work, an input a DICOM SEG cannot reference: not a DICOM series."""
+    _dicom_only(volume, "DICOM SEG")
+
+
+def check_rtstruct_source(volume: Volume) -> None:
+    """Refuse, before any work, an input a structure set cannot be written for: not a DICOM
+    series, or one without the UIDs it must reference (:func:`unet3d.io.rtstruct.check_source`)."""
+    from unet3d.io.rtstruct import check_source
+
+    _dicom_only(volume, "RTSTRUCT")
+    check_source(volume.dicom_headers)
+
+
 def write_seg(
     volume: Volume, labels: np.ndarray, path: Path, overwrite: bool, names: SegmentNames, codes: SegmentCodes
 ) -> Path:
     """DICOM SEG referencing the source series, slice for slice on it (one binary segment per label)."""
     from unet3d.io.dicom_seg import SegmentSpec, write_dicom_seg
 
-    if volume.kind != "dicom":
-        raise InputError(f"{volume.path}: DICOM SEG output needs a DICOM series as input")
+    check_seg_source(volume)
     specs = []
     for value, name in sorted(names.items()):
         if value == 0:
@@ -59,16 +77,6 @@ def write_seg(
     return write_dicom_seg(planes, volume.dicom_headers, specs, path, overwrite=overwrite)
 
 
-def check_rtstruct_source(volume: Volume) -> None:
-    """Refuse, before any work, an input a structure set cannot be written for: not a DICOM
-    series, or one without the UIDs it must reference (:func:`unet3d.io.rtstruct.check_source`)."""
-    from unet3d.io.rtstruct import check_source
-
-    if volume.kind != "dicom":
-        raise InputError(f"{volume.path}: RTSTRUCT output needs a DICOM series as input")
-    check_source(volume.dicom_headers)
-
-
 def write_rtstruct(
     volume: Volume, labels: np.ndarray, path: Path, overwrite: bool, names: SegmentNames, codes: SegmentCodes
 ) -> Path:
@@ -77,7 +85,7 @@ def write_rtstruct(
     from unet3d.io.rtstruct import RoiSpec
     from unet3d.io.rtstruct import write_rtstruct as write
 
-    check_rtstruct_source(volume)
+    _dicom_only(volume, "RTSTRUCT")  # the UIDs: checked by write_rtstruct
     values = {v: n for v, n in names.items() if v != 0} or {int(v): f"label {int(v)}" for v in np.unique(labels) if v}
     rois = []
     for value, name in sorted(values.items()):

@@ -16,6 +16,8 @@ import tempfile
 import time
 from pathlib import Path
 
+import numpy as np
+
 from unet3d.plan import rules
 from unet3d.plan.fingerprint import Fingerprint
 from unet3d.plan.plans import Plans
@@ -35,13 +37,17 @@ def time_bundle(p: Plans, iterations: int = 10, warmup: int = 2) -> tuple[float,
     Args:
         p: the plans (rendered into a temporary bundle; nothing is written elsewhere).
         iterations: timed training iterations, after ``warmup`` untimed ones.
-        warmup: iterations left out of the timing (allocation, first calls).
+        warmup: iterations left out of the timing (allocation, first calls); at least 1, since
+            the first timed gap starts where the last warm-up iteration ends.
 
     Returns:
         ``(iteration_s, validation_case_s)``: the mean of the timed iterations, and one validation case.
     """
     from ignite.engine import Events
     from monai.bundle import ConfigParser
+
+    if warmup < 1 or iterations < 1:
+        raise ValueError(f"warmup {warmup} and iterations {iterations}: both at least 1")
 
     with tempfile.TemporaryDirectory() as tmp:
         render_configs(p, Path(tmp))
@@ -64,8 +70,7 @@ def time_bundle(p: Plans, iterations: int = 10, warmup: int = 2) -> tuple[float,
         start = time.perf_counter()
         evaluator.run()
         validation_case_s = time.perf_counter() - start
-    gaps = [b - a for a, b in zip(completed[warmup - 1 :], completed[warmup:], strict=False)]
-    return statistics.fmean(gaps), validation_case_s
+    return statistics.fmean(np.diff(completed[warmup - 1 :])), validation_case_s
 
 
 def fit_to_budget(p: Plans, fp: Fingerprint, minutes: float) -> Plans:
