@@ -39,3 +39,15 @@ def test_nearest_sizes():
         output_size([100], depth=4, valid=True)
     with pytest.raises(ValueError, match="positive"):
         input_size_for_output([0], depth=4, valid=True)
+
+
+def test_per_axis_strides_sizes():
+    strides = [[2, 2, 1], [2, 1, 1]]
+    assert output_size([12, 8, 5], depth=2, valid=False, strides=strides) == [12, 8, 5]
+    assert input_size_for_output([5, 5, 5], 2, False, strides) == [8, 6, 5]
+    assert nearest_valid_sizes(7, 2, False, strides, axis=1) == (6, 8)
+    # valid (unpadded) arithmetic: an unpooled level still loses 4 voxels down and 4 up
+    assert output_size([20], depth=1, valid=True, strides=[[1]]) == [8]
+    assert output_size([20], depth=1, valid=True) == [4]
+    with pytest.raises(ValueError, match=r"axis 1 .*pooling it 1 times"):
+        output_size([12, 7, 5], depth=2, valid=False, strides=strides)

@@ -97,3 +97,33 @@ def test_bad_constructor_arguments():
         UNet(spatial_dims=1)
     with pytest.raises(ValueError, match="padding"):
         UNet(padding="reflect")
+
+
+def test_per_axis_strides_pool_the_thick_slice_axis_less():
+    # nnU-Net's pooling for a volume of thick slices along the last axis: in-plane only at the top
+    strides = [(2, 2, 1), (2, 2, 2), (2, 2, 2)]
+    net = UNet(3, 1, 2, features=(4, 8, 16, 32), padding="same", norm="instance", strides=strides).eval()
+    assert net.divisors() == [8, 8, 4]
+    pools = [m for m in net.modules() if isinstance(m, torch.nn.MaxPool3d)]
+    assert [tuple(p.kernel_size) for p in pools] == strides
+    ups = [m for m in net.modules() if isinstance(m, torch.nn.ConvTranspose3d)]
+    assert [tuple(u.stride) for u in ups] == strides[::-1]
+    x = torch.randn(1, 1, 32, 24, 12)  # the last axis is a multiple of 4, not of 8
+    with torch.no_grad():
+        y = net(x)
+        assert y.shape == (1, 2, 32, 24, 12)
+        torch.testing.assert_close(torch.jit.script(net)(x), y)
+    with pytest.raises((ValueError, torch.jit.Error), match=r"axis 2 .*pooling it 2 times.*8 and 12"):
+        net(torch.zeros(1, 1, 32, 24, 10))
+    # uniform strides spelled out build the same network as the default
+    plain = UNet(3, 1, 2, features=(4, 8, 16, 32), padding="same", strides=[2, 2, 2])
+    assert plain.uniform and plain.divisors() == [8, 8, 8]
+
+
+def test_bad_strides_are_refused():
+    with pytest.raises(ValueError, match="3 levels of 3 factors"):
+        UNet(3, features=(4, 8, 16, 32), padding="same", strides=[(2, 2, 1)])
+    with pytest.raises(ValueError, match="1 or 2"):
+        UNet(3, features=(4, 8), padding="same", strides=[(2, 2, 3)])
+    with pytest.raises(ValueError, match="padding='same'"):
+        UNet(2, features=(4, 8), padding="valid", strides=[(2, 1)])

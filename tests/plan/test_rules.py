@@ -19,12 +19,25 @@ def test_target_spacing_is_the_median_and_keeps_thick_slices_finer():
 
 def test_patch_is_the_median_shape_rounded_to_the_pooling_grid():
     # the hippocampus: median shape 35 x 50 x 36 at 1 mm -> the shipped bundle's patch and depth
-    assert rules.patch_size([35, 50, 36], [1.0, 1.0, 1.0], 64**3) == ([40, 56, 40], 3)
+    assert rules.patch_size([35, 50, 36], [1.0, 1.0, 1.0], 64**3) == ([40, 56, 40], [[2, 2, 2]] * 3)
     # a large volume is shrunk along its longest physical axis until it fits the budget
-    patch, depth = rules.patch_size([512, 512, 300], [0.8, 0.8, 1.0], 64**3)
-    assert math.prod(patch) <= 64**3 and all(p % 2**depth == 0 for p in patch)
-    assert rules.depth_for([40, 56, 40], 3) == 3 and rules.depth_for([512, 512], 2) == rules.MAX_DEPTH[2]
-    assert rules.depth_for([6, 6], 2) == 1  # at least one pooling
+    patch, strides = rules.patch_size([512, 512, 300], [0.8, 0.8, 1.0], 64**3)
+    assert math.prod(patch) <= 64**3 and all(p % 2 ** len(strides) == 0 for p in patch)
+    assert rules.pooling([512, 512], [1, 1], rules.MAX_DEPTH[2]) == [[2, 2]] * rules.MAX_DEPTH[2]
+    assert rules.pooling([6, 6], [1, 1], 5) == [[2, 2]]  # at least one pooling
+    # a long 2D patch pools its long axis further
+    assert rules.pooling([16, 128], [1, 1], 5) == [[2, 2], [2, 2], [1, 2], [1, 2], [1, 2]]
+
+
+def test_thick_slices_are_pooled_once_in_plane_has_caught_up():
+    # the shared NRRD MR cases (0.78 mm in plane, slices resampled to 3.6 mm): in-plane only
+    # until the in-plane spacing is within twice the slices', then every axis (nnU-Net's rule)
+    strides = rules.pooling([192, 192, 24], [0.78, 0.78, 3.6], 4)
+    assert strides == [[2, 2, 1], [2, 2, 1], [2, 2, 2], [2, 2, 2]]
+    patch, strides = rules.patch_size([200, 190, 22], [0.78, 0.78, 3.6], 64**3)
+    divisors = rules.divisors(strides, 3)
+    assert divisors[2] < divisors[0] and all(p % d == 0 for p, d in zip(patch, divisors, strict=True))
+    assert 16 <= patch[2] <= 24  # the slices are not padded up to the in-plane multiple
 
 
 def test_features_batch_and_epochs():

@@ -136,7 +136,7 @@ def export_onnx(bundle: Any, output: str | os.PathLike | None = None, overwrite:
             "weights": str(weights),
             "weights_sha256": sha256(weights),
             "network": {"spatial_dims": dims, "in_channels": unet.in_channels, "out_channels": unet.out_channels,
-                        "depth": unet.depth, "valid": unet.valid},
+                        "depth": unet.depth, "valid": unet.valid, "strides": unet.strides},
         }  # fmt: skip
         atomic_write_text(settings_path(target), json.dumps(record, indent=2, default=str) + "\n", overwrite=overwrite)
     return targets
@@ -180,6 +180,8 @@ class OnnxNetwork(nn.Module):
         self.spatial_dims, self.in_channels = int(network["spatial_dims"]), int(network["in_channels"])
         self.out_channels, self.depth = int(network["out_channels"]), int(network["depth"])
         self.valid = bool(network["valid"])
+        # per pooling level, the factor per axis (exports before per-axis pooling: 2 everywhere)
+        self.strides: list[list[int]] | None = network.get("strides")
         options = ort.SessionOptions()
         if threads is not None:
             options.intra_op_num_threads = threads
@@ -188,6 +190,6 @@ class OnnxNetwork(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Logits for ``x``; a spatial size the network does not accept raises the PyTorch
         network's ``ValueError`` (the graph itself does not check)."""
-        output_size([int(s) for s in x.shape[2:]], self.depth, self.valid)
+        output_size([int(s) for s in x.shape[2:]], self.depth, self.valid, self.strides)
         (logits,) = self.session.run(["logits"], {"image": x.detach().float().cpu().numpy()})
         return torch.from_numpy(logits).to(x.device)

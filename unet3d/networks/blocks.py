@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import torch
 import torch.nn as nn
 from monai.networks.blocks import Convolution, UpSample
@@ -55,7 +57,8 @@ class DoubleConv(nn.Sequential):
 
 
 class Down(nn.Sequential):
-    """2x2 (2x2x2) max-pooling with stride 2 followed by a :class:`DoubleConv`."""
+    """2x2 (2x2x2) max-pooling with stride 2 followed by a :class:`DoubleConv`; ``stride`` (one
+    factor per axis, e.g. ``(2, 2, 1)``) pools some axes only, kernel equal to stride."""
 
     def __init__(
         self,
@@ -66,16 +69,19 @@ class Down(nn.Sequential):
         norm: str | tuple | None,
         padding: int,
         bias: bool = True,
+        stride: int | Sequence[int] = 2,
     ) -> None:
         super().__init__()
-        self.add_module("pool", Pool[Pool.MAX, spatial_dims](kernel_size=2, stride=2))
+        stride = stride if isinstance(stride, int) else tuple(stride)
+        self.add_module("pool", Pool[Pool.MAX, spatial_dims](kernel_size=stride, stride=stride))
         self.add_module("convs", DoubleConv(spatial_dims, in_channels, out_channels, act, norm, padding, bias))
 
 
 class UpCat(nn.Module):
     """Up-convolution, crop-and-concatenate skip connection, then a :class:`DoubleConv`.
 
-    The up-convolution is the paper's 2x2 transposed convolution that halves the channels.
+    The up-convolution is the paper's 2x2 transposed convolution that halves the channels
+    (kernel and stride ``scale``: one factor per axis for a level that pooled some axes only).
     The encoder features (``skip``) are centre-cropped to the upsampled size before
     concatenation (a no-op with padded convolutions).
 
@@ -88,6 +94,7 @@ class UpCat(nn.Module):
         norm: normalisation type and arguments, or ``None``.
         padding: 0 (valid) or 1 (same) for the two convolutions.
         bias: whether the convolutions have a bias term.
+        scale: the upsampling factor, one int or one per axis (the matching :class:`Down`'s stride).
     """
 
     def __init__(
@@ -100,9 +107,11 @@ class UpCat(nn.Module):
         norm: str | tuple | None,
         padding: int,
         bias: bool = True,
+        scale: int | Sequence[int] = 2,
     ) -> None:
         super().__init__()
-        self.up = UpSample(spatial_dims, in_channels, in_channels // 2, scale_factor=2, mode="deconv", bias=bias)
+        scale = scale if isinstance(scale, int) else tuple(scale)
+        self.up = UpSample(spatial_dims, in_channels, in_channels // 2, scale_factor=scale, mode="deconv", bias=bias)
         self.convs = DoubleConv(spatial_dims, in_channels // 2 + skip_channels, out_channels, act, norm, padding, bias)
 
     def forward(self, x: torch.Tensor, skip: torch.Tensor) -> torch.Tensor:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
+from typing import List
 
 import torch
 import torch.nn as nn
@@ -11,9 +13,26 @@ from monai.networks.layers.factories import Conv, Dropout
 from unet3d.networks.blocks import DoubleConv, Down, UpCat
 from unet3d.networks.sizes import input_size_for_output, output_size
 
-__all__ = ["UNet"]
+__all__ = ["UNet", "per_axis_strides"]
 
 PAPER_FEATURES = (64, 128, 256, 512, 1024)
+
+
+def per_axis_strides(strides: Sequence[int | Sequence[int]] | None, depth: int, spatial_dims: int) -> list[list[int]]:
+    """``strides`` as one list of factors per level, one factor per axis (2 everywhere for ``None``).
+
+    Raises:
+        ValueError: not ``depth`` levels, a level without one factor per axis, or a factor other
+            than 1 and 2.
+    """
+    if strides is None:
+        return [[2] * spatial_dims for _ in range(depth)]
+    levels = [[int(level)] * spatial_dims if isinstance(level, int) else [int(f) for f in level] for level in strides]
+    if len(levels) != depth or any(len(level) != spatial_dims for level in levels):
+        raise ValueError(f"strides needs {depth} levels of {spatial_dims} factors (one per pooling), got {strides}")
+    if any(f not in (1, 2) for level in levels for f in level):
+        raise ValueError(f"strides: pooling factors are 1 or 2, got {strides}")
+    return levels
 
 
 class UNet(nn.Module):
@@ -48,6 +67,12 @@ class UNet(nn.Module):
         dropout: dropout probability at the end of the contracting path (after the bottleneck),
             where the paper puts it. 0 disables it.
         bias: whether convolutions have a bias term.
+        strides: per pooling level (``depth`` entries, top first), the pooling factor: an int (1
+            or 2) or one per spatial axis, e.g. ``[(2, 2, 1), (2, 2, 1), (2, 2, 2)]`` to keep
+            the thick-slice axis of an anisotropic volume unpooled at the top two levels
+            (nnU-Net's per-axis pooling). ``None``: 2 on every axis, the paper's. Factors other
+            than 2 need ``padding="same"`` (overlap-tile inference assumes the paper's grid); an
+            axis pooled ``k`` times takes sizes divisible by ``2**k``.
 
     Examples::
 
@@ -57,6 +82,11 @@ class UNet(nn.Module):
         # a padded 3D network with instance norm: (1, 1, 64, 64, 64) -> (1, 3, 64, 64, 64)
         >>> net = UNet(spatial_dims=3, in_channels=1, out_channels=3, features=(16, 32, 64, 128),
         ...            padding="same", norm="instance")
+
+        # an anisotropic volume (thick slices along the last axis), pooled in-plane first:
+        # (1, 1, 64, 64, 20) -> (1, 2, 64, 64, 20)
+        >>> net = UNet(spatial_dims=3, in_channels=1, out_channels=2, features=(16, 32, 64, 128),
+        ...            padding="same", norm="instance", strides=[(2, 2, 1), (2, 2, 2), (2, 2, 2)])
     """
 
     def __init__(
@@ -70,6 +100,7 @@ class UNet(nn.Module):
         norm: str | tuple | None = None,
         dropout: float = 0.0,
         bias: bool = True,
+        strides: Sequence[int | Sequence[int]] | None = None,
     ) -> None:
         super().__init__()
         if spatial_dims not in (2, 3):
@@ -84,17 +115,24 @@ class UNet(nn.Module):
         self.features = features
         self.depth = len(features) - 1
         self.valid = padding == "valid"
+        self.strides: List[List[int]] = per_axis_strides(strides, self.depth, spatial_dims)
+        self.uniform = all(f == 2 for level in self.strides for f in level)
+        if self.valid and not self.uniform:
+            raise ValueError(f"strides other than 2 need padding='same', got {self.strides} with padding='valid'")
         pad = 0 if self.valid else 1
 
         self.stem = DoubleConv(spatial_dims, in_channels, features[0], act, norm, pad, bias)
         self.encoders = nn.ModuleList(
-            [Down(spatial_dims, features[i], features[i + 1], act, norm, pad, bias) for i in range(self.depth)]
+            [
+                Down(spatial_dims, features[i], features[i + 1], act, norm, pad, bias, self.strides[i])
+                for i in range(self.depth)
+            ]
         )
         drop_type = Dropout[Dropout.DROPOUT, spatial_dims]
         self.dropout = drop_type(dropout) if dropout > 0 else nn.Identity()
         self.decoders = nn.ModuleList(
             [
-                UpCat(spatial_dims, features[i + 1], features[i], features[i], act, norm, pad, bias)
+                UpCat(spatial_dims, features[i + 1], features[i], features[i], act, norm, pad, bias, self.strides[i])
                 for i in reversed(range(self.depth))
             ]
         )
@@ -116,7 +154,8 @@ class UNet(nn.Module):
         Raises:
             ValueError: if a spatial size is not accepted (see :meth:`output_size`).
         """
-        output_size(list(x.shape[2:]), self.depth, self.valid)  # raises a clear ValueError
+        strides: List[List[int]] | None = None if self.uniform else self.strides
+        output_size(list(x.shape[2:]), self.depth, self.valid, strides)  # raises a clear ValueError
         x = self.stem(x)
         skips = [x]
         for encoder in self.encoders:
@@ -134,12 +173,18 @@ class UNet(nn.Module):
         Raises:
             ValueError: naming the size and the nearest accepted ones, if not accepted.
         """
-        return output_size([int(s) for s in input_size], self.depth, self.valid)
+        return output_size([int(s) for s in input_size], self.depth, self.valid, self.strides)
 
     @torch.jit.unused
     def input_size_for_output(self, output: Sequence[int]) -> list[int]:
         """The smallest accepted spatial input size whose output covers ``output`` voxels."""
-        return input_size_for_output([int(s) for s in output], self.depth, self.valid)
+        return input_size_for_output([int(s) for s in output], self.depth, self.valid, self.strides)
+
+    @torch.jit.unused
+    def divisors(self) -> list[int]:
+        """Per spatial axis, what padded inputs' sizes must be multiples of (``2**depth`` on every
+        axis unless ``strides`` pools some axes less)."""
+        return [math.prod(level[axis] for level in self.strides) for axis in range(self.spatial_dims)]
 
     @torch.jit.unused
     def border(self) -> int:

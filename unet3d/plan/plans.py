@@ -49,6 +49,7 @@ class Plans:
     num_folds: int
     channel_files: bool = False  # one file per channel (nnU-Net's case_0000, case_0001, ...)
     foreground_labels: bool = False  # instance ids in the labels: trained on label > 0
+    strides: list[list[int]] | None = None  # per pooling level, the factor per axis; None: 2 everywhere
     seconds_per_step: float | None = None
     reasons: list[str] = field(default_factory=list)
 
@@ -84,10 +85,14 @@ def make_plans(fp: Fingerprint, name: str, num_folds: int = 5) -> Plans:
     else:
         spacing, shapes = None, [c.shape for c in fp.cases]
     median = rules.median_shape(shapes)
-    patch, depth = rules.patch_size(median, spacing or [1.0] * dims, MAX_PATCH_VOXELS[dims])
-    reasons.append(f"patch {patch} voxels, {depth} poolings: the median shape after resampling is {median}; "
+    patch, strides = rules.patch_size(median, spacing or [1.0] * dims, MAX_PATCH_VOXELS[dims])
+    reasons.append(f"patch {patch} voxels, {len(strides)} poolings: the median shape after resampling is {median}; "
                    f"at most {MAX_PATCH_VOXELS[dims]} voxels per patch")  # fmt: skip
-    feats = rules.features(depth)
+    uniform = all(f == 2 for level in strides for f in level)
+    if not uniform:
+        reasons.append(f"pooling per level and axis {strides}: an axis is pooled once its spacing is under twice "
+                       "the finest (thick slices wait until the in-plane axes have caught up)")  # fmt: skip
+    feats = rules.features(len(strides))
     batch = rules.batch_size(patch, MAX_BATCH_VOXELS[dims], dims)
     zero = float(np.median([c.zero_fraction for c in fp.cases]))
     norm = rules.normalisation(fp.is_ct and fp.channels == 1, fp.intensity[0], zero)
@@ -113,5 +118,5 @@ def make_plans(fp: Fingerprint, name: str, num_folds: int = 5) -> Plans:
         rotate_range=rules.rotation_range(spacing or [1.0] * dims, dims), pos_fraction=round(pos, 3),
         overlap=0.25, learning_rate=0.002, max_epochs=100, val_interval=5, num_folds=num_folds,
         reasons=reasons, channel_files=not isinstance(first, str),
-        foreground_labels=fp.instance_labels,
+        foreground_labels=fp.instance_labels, strides=None if uniform else strides,
     )  # fmt: skip

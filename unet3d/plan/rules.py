@@ -42,31 +42,56 @@ def median_shape(shapes: Sequence[Sequence[int]]) -> list[int]:
     return [round(float(m)) for m in np.median(np.asarray(shapes, dtype=np.float64), axis=0)]
 
 
-def depth_for(patch: Sequence[int], spatial_dims: int) -> int:
-    """Poolings the patch allows: each axis halved while at least :data:`MIN_FEATURE_MAP` voxels
-    remain (the network pools all axes together), at least 1, at most ``MAX_DEPTH``."""
-    fits = min(math.floor(math.log2(max(p, 1) / MIN_FEATURE_MAP)) for p in patch)
-    return max(1, min(fits, MAX_DEPTH[spatial_dims]))
+def pooling(patch: Sequence[int], spacing: Sequence[float], max_depth: int) -> list[list[int]]:
+    """Per pooling level, the factor per axis (nnU-Net's rule, ``get_pool_and_conv_props``): a
+    level pools an axis while half of it keeps at least :data:`MIN_FEATURE_MAP` voxels and its
+    spacing at that level is under twice the finest spacing among the axes that can still pool;
+    so thick slices are not pooled until the in-plane axes have caught up. At most ``max_depth``
+    levels; at least one (every axis pooled) for patches too small for any.
+
+    Args:
+        patch: the patch, voxels per axis.
+        spacing: mm per voxel per axis (all 1 for 2D images).
+        max_depth: the most levels.
+    """
+    size, current = [float(p) for p in patch], [float(s) for s in spacing]
+    levels: list[list[int]] = []
+    while len(levels) < max_depth:
+        can = [n / 2 >= MIN_FEATURE_MAP for n in size]
+        if not any(can):
+            break
+        finest = min(sp for sp, c in zip(current, can, strict=True) if c)
+        level = [2 if c and sp / finest < 2 else 1 for sp, c in zip(current, can, strict=True)]
+        for axis, f in enumerate(level):
+            size[axis] /= f
+            current[axis] *= f
+        levels.append(level)
+    return levels or [[2] * len(size)]
 
 
-def round_up(patch: Sequence[int], depth: int) -> list[int]:
-    """Each axis up to a multiple of ``2**depth`` (the padded network's accepted sizes)."""
-    step = 2**depth
-    return [step * math.ceil(p / step) for p in patch]
+def divisors(strides: Sequence[Sequence[int]], spatial_dims: int) -> list[int]:
+    """Per axis, the product of its pooling factors: what the padded network's sizes must be
+    multiples of."""
+    return [math.prod(level[axis] for level in strides) for axis in range(spatial_dims)]
 
 
-def patch_size(median: Sequence[int], spacing: Sequence[float], max_voxels: int) -> tuple[list[int], int]:
-    """The training patch (voxels) and the network depth: the median shape (so that a typical case
-    is seen whole), shrunk along the axis of the largest physical extent until it holds at most
-    ``max_voxels`` voxels (nnU-Net shrinks against its GPU memory budget the same way), rounded up
-    to multiples of ``2**depth``."""
+def round_up(patch: Sequence[int], strides: Sequence[Sequence[int]]) -> list[int]:
+    """Each axis up to a multiple of its divisor (the padded network's accepted sizes)."""
+    return [d * math.ceil(p / d) for p, d in zip(patch, divisors(strides, len(patch)), strict=True)]
+
+
+def patch_size(median: Sequence[int], spacing: Sequence[float], max_voxels: int) -> tuple[list[int], list[list[int]]]:
+    """The training patch (voxels) and the network's pooling (:func:`pooling`; its length is the
+    depth): the median shape (so that a typical case is seen whole), shrunk along the axis of the
+    largest physical extent until it holds at most ``max_voxels`` voxels (nnU-Net shrinks against
+    its GPU memory budget the same way), rounded up to the pooling's multiples per axis."""
     patch = [max(int(m), MIN_FEATURE_MAP * 2) for m in median]
     dims = len(patch)
     while True:
-        depth = depth_for(patch, dims)
-        rounded = round_up(patch, depth)
+        strides = pooling(patch, spacing, MAX_DEPTH[dims])
+        rounded = round_up(patch, strides)
         if math.prod(rounded) <= max_voxels or max(patch) <= MIN_FEATURE_MAP * 2:
-            return rounded, depth
+            return rounded, strides
         extents = [p * s for p, s in zip(patch, spacing, strict=True)]
         axis = int(np.argmax(extents))
         patch[axis] = max(MIN_FEATURE_MAP * 2, int(patch[axis] * 0.9))
