@@ -2,15 +2,23 @@
 
 from __future__ import annotations
 
+import atexit
 import os
 import shutil
 import subprocess
+import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
+
+# the data sets' memo (unet3d.data.cache), shared by the tests and the bundle runs they start, lives
+# for one test run: each run reads the data once itself, and a developer's own memo plays no part
+if "UNET3D_CACHE_DIR" not in os.environ:
+    os.environ["UNET3D_CACHE_DIR"] = tempfile.mkdtemp(prefix="unet3d-test-memo-")
+    atexit.register(shutil.rmtree, os.environ["UNET3D_CACHE_DIR"], True)
 
 
 def skip_or_fail(message: str) -> None:

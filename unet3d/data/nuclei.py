@@ -54,6 +54,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
+from unet3d.data import cache
 from unet3d.data.datalist import DatasetError
 from unet3d.io.formats import is_input_file
 
@@ -298,8 +299,6 @@ def nuclei_datalist(
         DatasetError: no data set found, an image without a label, a label of another size, a
             file that is not an image.
     """
-    from unet3d.data.sampling import appearance
-
     if split not in ("grouped", "random"):
         raise DatasetError(f"split {split!r}; expected 'grouped' or 'random'")
     root = Path(dataset_dir)
@@ -314,15 +313,9 @@ def nuclei_datalist(
     fields: list[str] = []  # content groups: what may not straddle the split
     for layout, folder, pairs in sets:
         source = folder.relative_to(root).as_posix() if folder != root else folder.name
-        kinds, sizes, hashes = [], [], []
-        for image, _ in pairs:  # each image decoded once: its size, modality and (DSB) content
-            with _open_image(image) as im:
-                kinds.append(appearance(im))
-                sizes.append((im.height, im.width))
-                if layout == "dsb":
-                    hashes.append(content_hashes(im))
+        read = read_set(layout, pairs)
         if layout == "dsb":
-            groups = shared_content_groups(hashes)
+            groups = read["groups"]
             first: dict[int, str] = {}
             for (image, _), g in zip(pairs, groups, strict=True):
                 first.setdefault(g, image.stem)
@@ -335,15 +328,12 @@ def nuclei_datalist(
             every = max(round(1 / val_fraction), 2) if val_fraction > 0 else 0
             in_val = [bool(every) and i % every == 0 for i in range(len(pairs))]
             fields += [f"{source}:{image.name}" for image, _ in pairs]
-        for (image, label), kind, size in zip(pairs, kinds, sizes, strict=True):
-            label_map = read_label(label)
-            if size != label_map.shape:
-                raise DatasetError(f"{label}: label size {label_map.shape} differs from its image's {size}")
-            entry = {"image": str(image), "label": str(label), "source": source}
-            entry["instances"] = is_instance_map(label_map)  # type: ignore[assignment]
+        for (image, label), kind, size, instances in zip(pairs, read["kinds"], read["sizes"], read["instances"],
+                                                         strict=True):  # fmt: skip
+            entry = {"image": str(image), "label": str(label), "source": source, "instances": instances}
             entry["modality"] = kind
             stratum = f"{source.split('/')[0]}:{entry['modality']}"
-            entry["unit"] = f"{stratum}:{acquisition_unit(image, layout, folder, size)}"
+            entry["unit"] = f"{stratum}:{acquisition_unit(image, layout, folder, tuple(size))}"
             entries.append(entry)
         random_val += in_val
     if split == "random" or val_fraction >= 1.0:
@@ -356,6 +346,48 @@ def nuclei_datalist(
     if require_training and not datalist["training"]:
         raise DatasetError(f"{root}: no image left for training")
     return datalist
+
+
+def read_set(layout: str, pairs: Sequence[tuple[Path, Path]]) -> dict[str, list]:
+    """What the split needs from one data set's (image, label) pairs, each decoded once and checked:
+    per pair the image's ``kinds`` (:func:`unet3d.data.appearance`), ``sizes`` ``(rows, columns)``
+    and whether the label is an instance map (``instances``); for the DSB2018 layout the
+    ``groups`` of images that share content (:func:`shared_content_groups`).
+
+    Decoding the 719 shared images takes about a minute, paid by every training, evaluation and
+    test process, so the result is memoised on disk by the files' paths, sizes and times
+    (:mod:`unet3d.data.cache`).
+
+    Raises:
+        DatasetError: a file that is not an image, a label of another size than its image.
+    """
+    from unet3d.data.sampling import appearance
+
+    try:
+        key: str | None = cache.files_key("nuclei_set", {"layout": layout}, (f for pair in pairs for f in pair))
+    except OSError:
+        key = None  # a file that cannot be stat'ed is reported by the reading below
+    stored = cache.load(key) if key else None
+    if stored is not None:
+        return stored
+    read: dict[str, list] = {"kinds": [], "sizes": [], "instances": []}
+    hashes = []
+    for image, label in pairs:  # each image decoded once: its size, modality and (DSB) content
+        with _open_image(image) as im:
+            read["kinds"].append(appearance(im))
+            size = (im.height, im.width)
+            if layout == "dsb":
+                hashes.append(content_hashes(im))
+        label_map = read_label(label)
+        if size != label_map.shape:
+            raise DatasetError(f"{label}: label size {label_map.shape} differs from its image's {size}")
+        read["sizes"].append(list(size))
+        read["instances"].append(bool(is_instance_map(label_map)))
+    if layout == "dsb":
+        read["groups"] = [int(g) for g in shared_content_groups(hashes)]
+    if key:
+        cache.store(key, read)
+    return read
 
 
 def _grouped_sides(entries: list[dict], random_val: list[bool], fields: list[str], val_fraction: float) -> list[bool]:
