@@ -12,9 +12,13 @@
 # (imported only when writing DICOM SEG, which MONAI Label does not).
 # Reruns reuse the venv; `rm -rf .venv-label` rebuilds it. UNET3D_LABEL_VENV puts it elsewhere
 # (a cache shared between clones, say); the project is re-linked into it on every run.
+# One build at a time: .ci/run starts one in the background while the other tests run, and the
+# MONAI Label tests' own call waits here for it to finish, then reuses it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 venv="${UNET3D_LABEL_VENV:-.venv-label}"
+exec 9>"$venv.lock"
+flock 9
 if [ -f "$venv/.complete" ] && "$venv/bin/python" -c "import monailabel, unet3d" 2>/dev/null; then
     "$venv/bin/python" -m pip install -q --no-deps -e .  # the project may have changed; deps have not
     exit 0

@@ -21,6 +21,12 @@ if "UNET3D_CACHE_DIR" not in os.environ:
     atexit.register(shutil.rmtree, os.environ["UNET3D_CACHE_DIR"], True)
 
 
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """The MONAI Label tests run last: their environment (``scripts/setup_label_venv.sh``) builds in
+    the background meanwhile when ``.ci/run`` started it."""
+    items.sort(key=lambda item: item.get_closest_marker("monailabel") is not None)
+
+
 def skip_or_fail(message: str) -> None:
     """Skip on a developer machine, fail in CI (``CI=true``): a missing tool or data set must not
     turn a CI run green by skipping."""
