@@ -27,7 +27,9 @@ EM, HIPPO = REPO_ROOT / "bundles/em", REPO_ROOT / "bundles/hippocampus"
 
 
 def cli(*args: str, bundle: Path = EM) -> subprocess.CompletedProcess:
-    cmd = [sys.executable, "-m", "unet3d.cli", "segment", *args, "--bundle", str(bundle)]
+    """``unet3d segment ARGS --bundle BUNDLE``, without test-time augmentation: these tests are
+    about files and messages, and the EM bundle's 8 passes would only add time."""
+    cmd = [sys.executable, "-m", "unet3d.cli", "segment", *args, "--bundle", str(bundle), "--no-tta"]
     return subprocess.run(cmd, capture_output=True, text=True, cwd=REPO_ROOT, timeout=600)
 
 
