@@ -214,7 +214,9 @@ def build_parser() -> argparse.ArgumentParser:
         nargs="+",
         metavar="INPUT",
         help="NIfTI/NRRD/MHA files, DICOM series folders, enhanced multi-frame DICOM files, folders of such files; "
-        "PNG/TIFF/JPEG/BMP for 2D bundles, which also take multi-page TIFF / OME-TIFF stacks and volumes page by page",
+        "PNG/TIFF/JPEG/BMP for 2D bundles, which also take multi-page TIFF / OME-TIFF stacks and volumes page by page; "
+        "for a bundle of several input channels a 4D file per case (channels last) or nnU-Net's channel files "
+        "<case>_0000, <case>_0001, ... (grouped into one case, the mask named <case>_seg)",
     )
     p.add_argument("--bundle", required=True, help="bundle folder, e.g. bundles/em")
     p.add_argument(

@@ -23,6 +23,7 @@ from monai.data.utils import affine_to_spacing
 from unet3d.inference.layout import BundleLayout
 from unet3d.inference.pages import PageSummary, segment_pages
 from unet3d.inference.predictor import BundlePredictor, Prediction
+from unet3d.io.channel_files import read_channel_files
 from unet3d.io.errors import InputError
 from unet3d.io.formats import check_outputs, output_tags, read_volume, write_mask
 from unet3d.io.stacks import open_tiff_stack, tiff_pages, write_page_stack
@@ -55,7 +56,7 @@ def page_tensor(page: np.ndarray, source: str | os.PathLike) -> Any:
 def thumbnail_of(volume: Volume, mask: np.ndarray, instances: bool) -> np.ndarray:
     """The report's overlay picture of an input and its mask (:func:`unet3d.report.thumbnail`)."""
     affine = np.asarray(volume.image.affine) if len(volume.spatial_shape) == 3 else None
-    return thumbnail(np.asarray(volume.image), mask, affine, instances)
+    return thumbnail(volume.first_channel, mask, affine, instances)
 
 
 def pages_thumbnail(summary: PageSummary, instances: bool) -> np.ndarray:
@@ -102,6 +103,7 @@ class InputJob:
     overwrite: bool = False
     stitch_iou: float | None = None
     also: list[tuple[Path, str]] = field(default_factory=list)  # more outputs of the mask: (path, format)
+    more_channels: list[Path] = field(default_factory=list)  # nnU-Net's channel files after ``path`` (_0000)
 
     @property
     def layout(self) -> BundleLayout:
@@ -113,7 +115,11 @@ class InputJob:
         if self.predictor.spatial_dims == 2 and tiff_pages(self.path) > 1:
             return self._tiff_stack(probabilities, report, began)
         color = self.predictor.accepts_color
-        volume = read_volume(self.path, series_uid=series_uid, color=color, allow_gaps=allow_gaps)
+        if self.more_channels:
+            volume = read_channel_files([self.path, *self.more_channels], allow_gaps=allow_gaps)
+        else:
+            volume = read_volume(self.path, series_uid=series_uid, color=color, allow_gaps=allow_gaps,
+                                 channels=self.layout.volume_channels)  # fmt: skip
         check_outputs(volume, self.fmt, *(f for _, f in self.also))  # before segmenting
         dims, wanted = len(volume.spatial_shape), self.predictor.spatial_dims
         if dims == 3 and wanted == 2:

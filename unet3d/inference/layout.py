@@ -153,6 +153,13 @@ class BundleLayout:
         return dict(next(iter(outputs.values()), {}))
 
     @property
+    def volume_channels(self) -> int:
+        """The channels a volume must have for this bundle: the input's ``num_channels`` for a 3D
+        bundle (more than one: a 4D file or nnU-Net's channel files per case); 1 for a 2D bundle,
+        whose preprocessing turns colour images into its input itself."""
+        return int(self.input_spec.get("num_channels", 1)) if self.spatial_dims == 3 else 1
+
+    @property
     def spatial_dims(self) -> int:
         """2 or 3: the length of the input's ``spatial_shape``."""
         return len(self.input_spec.get("spatial_shape", ()))

@@ -11,6 +11,7 @@ from pathlib import Path
 from unet3d.inference.inputs import InputJob, probabilities_path
 from unet3d.inference.layout import BundleLayout
 from unet3d.inference.predictor import BundlePredictor
+from unet3d.io.channel_files import case_name, channel_cases
 from unet3d.io.errors import InputError
 from unet3d.io.formats import input_format, is_dicom_file, is_input_file, output_format, output_suffix, stem
 from unet3d.io.stacks import tiff_pages
@@ -213,20 +214,23 @@ def segment(
     paths = expand_inputs(inputs)
     if not paths:
         raise InputError("no input given")
+    predictor = bundle if isinstance(bundle, BundlePredictor) else None
+    layout = predictor.layout if predictor else BundleLayout(bundle)  # type: ignore[arg-type]
+    cases = channel_cases(paths, layout.volume_channels)  # nnU-Net's channel files: one case
+    paths = [files[0] for files in cases]
     chosen = output_formats(fmt)
     # per input its formats, the mask's first (headers read once: a TIFF's page count)
     formats = [chosen or [mask_format(p)] for p in paths]
     if report and any(f[0] == "rtstruct" for f in formats):
         raise InputError("the report is made from masks: name a mask format first, e.g. --format dicom-seg,rtstruct")
-    outputs = [[output_path(p, output_dir, f) for f in fs] for p, fs in zip(paths, formats, strict=True)]
+    outputs = [[output_path(case_name(c), output_dir, f) for f in fs] for c, fs in zip(cases, formats, strict=True)]
     every = [o for outs in outputs for o in outs]
     clash = next((o for i, o in enumerate(every) if o in every[:i]), None)
     if clash is not None:
         sources = [str(p) for p, outs in zip(paths, outputs, strict=True) if clash in outs]
         raise InputError(f"{clash}: the same output name for {' and '.join(sources)}")
-    paths, outputs, formats = paths[rank::world_size], outputs[rank::world_size], formats[rank::world_size]
-    predictor = bundle if isinstance(bundle, BundlePredictor) else None
-    layout = predictor.layout if predictor else BundleLayout(bundle)  # type: ignore[arg-type]
+    cases, outputs, formats = cases[rank::world_size], outputs[rank::world_size], formats[rank::world_size]
+    paths = [files[0] for files in cases]
     for outs in outputs:
         for target in [*outs, probabilities_path(outs[0], layout.spatial_dims)] if probabilities else outs:
             if target.exists() and not overwrite:
@@ -247,12 +251,12 @@ def segment(
     start = time.perf_counter()
     done = 0
     try:
-        jobs = list(zip(paths, outputs, formats, strict=True))
-        for path, outs, fmts in tqdm(jobs, disable=not progress, unit="input"):
-            out = outs[0]
+        jobs = list(zip(cases, outputs, formats, strict=True))
+        for files, outs, fmts in tqdm(jobs, disable=not progress, unit="input"):
+            path, out = files[0], outs[0]
             try:
                 also = list(zip(outs[1:], fmts[1:], strict=True))
-                job = InputJob(path, out, fmts[0], predictor, Path(output_dir), overwrite, stitch, also)
+                job = InputJob(path, out, fmts[0], predictor, Path(output_dir), overwrite, stitch, also, files[1:])
                 written.append(job.run(series_uid, allow_gaps, probabilities, report))
             except InputError as e:
                 logger.info(f"failed: {e}")  # the caller reports failures; --verbose shows them as they come

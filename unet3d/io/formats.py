@@ -226,7 +226,11 @@ def input_kind(path: str | os.PathLike) -> str:
 
 
 def read_volume(
-    path: str | os.PathLike, series_uid: str | None = None, color: bool = False, allow_gaps: bool = False
+    path: str | os.PathLike,
+    series_uid: str | None = None,
+    color: bool = False,
+    allow_gaps: bool = False,
+    channels: int = 1,
 ) -> Volume:
     """Read a NIfTI/NRRD/MetaImage file, a DICOM series folder or a 2D image (the reader is the
     one this registry holds for the path).
@@ -237,9 +241,11 @@ def read_volume(
         color: accept 2D colour images (gray+alpha, RGB, RGBA), channels last; else only gray.
         allow_gaps: read a DICOM series whose slices are not evenly spaced (see
             :func:`unet3d.io.dicom.check_spacing`) instead of refusing it.
+        channels: the channels a volume must have (a bundle's input channels): 1, or more from a
+            4D NIfTI or a vector NRRD/MHA, channels last (``Volume.channels``).
 
     Raises:
-        InputError: unreadable or truncated file, more than one channel or a 4D volume, no voxels,
+        InputError: unreadable or truncated file, another number of channels, a 4D volume, no voxels,
             complex or RGB voxels, NaN or infinite intensities, an empty DICOM folder or several
             series without ``series_uid``, a stack of 2D images.
     """
@@ -249,7 +255,8 @@ def read_volume(
     read = input_format(p).read
     assert read is not None  # input_format returns readable formats only
     try:
-        volume = read(p, series_uid=series_uid, color=color, allow_gaps=allow_gaps, skip_suffixes=input_suffixes())
+        volume = read(p, series_uid=series_uid, color=color, allow_gaps=allow_gaps, skip_suffixes=input_suffixes(),
+                      channels=channels)  # fmt: skip
     except InputError:
         raise
     except Exception as e:  # readers raise many types for damaged files
@@ -260,6 +267,14 @@ def read_volume(
     expected = 2 if kind == "image2d" else 3
     if color and kind == "image2d" and image.ndim == 3 and image.shape[-1] in (2, 3, 4):
         expected = 3
+    if kind != "image2d" and channels > 1:
+        if image.ndim == 3:
+            raise InputError(f"{p}: one channel; this bundle takes {channels}: a 4D file with the channels last, "
+                             f"or nnU-Net's channel files <case>_0000 ... <case>_{channels - 1:04d}")  # fmt: skip
+        if image.ndim == 4 and volume.channels != channels:
+            raise InputError(f"{p}: shape {tuple(image.shape)} has {volume.channels} channels; this bundle takes "
+                             f"{channels}")  # fmt: skip
+        expected = 4
     if image.ndim != expected:
         what = "extra channels or time points" if image.ndim > expected else f"only {image.ndim} dimensions"
         raise InputError(f"{p}: shape {tuple(image.shape)} has {what}; expected a single-channel {expected}D image")

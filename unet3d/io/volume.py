@@ -29,6 +29,8 @@ class Volume:
             multi-frame object's.
         nifti_header: for NIfTI input, the original nibabel header (written back with the mask).
         frame_order: for a multi-frame DICOM object, the source frame (0-based) at each ``z``.
+        channels: channels of a multi-channel volume (a 4D NIfTI or a vector NRRD/MHA, or
+            nnU-Net's channel files stacked), kept last: ``image`` is ``(x, y, z, channels)``.
     """
 
     image: Any
@@ -37,26 +39,37 @@ class Volume:
     dicom_headers: list = field(default_factory=list)
     nifti_header: Any = None
     frame_order: list[int] | None = None
+    channels: int = 1
 
     @property
     def spatial_shape(self) -> tuple[int, ...]:
-        """The image's spatial shape, ``(x, y[, z])`` (channels of a colour image left out)."""
+        """The image's spatial shape, ``(x, y[, z])`` (channels of a colour image or a
+        multi-channel volume left out)."""
         shape = tuple(self.image.shape)
-        return shape[:2] if self.kind == "image2d" else shape
+        if self.kind == "image2d":
+            return shape[:2]
+        return shape[:-1] if self.channels > 1 else shape
+
+    @property
+    def first_channel(self) -> np.ndarray:
+        """The voxels of the first channel, ``(x, y[, z])`` (what the QC report pictures)."""
+        image = np.asarray(self.image)
+        return image[..., 0] if self.channels > 1 else image
 
 
-def _from_sitk(image, path: Path):
+def _from_sitk(image, path: Path, channels: int = 1):
     import torch
     from monai.data import MetaTensor
 
     from unet3d.io.geometry import sitk_affine, sitk_array
 
-    if image.GetNumberOfComponentsPerPixel() != 1:
-        raise InputError(f"{path}: {image.GetNumberOfComponentsPerPixel()} components per voxel; expected 1")
-    array = sitk_array(image).astype(np.float32)  # (x, y, z)
+    components = image.GetNumberOfComponentsPerPixel()
+    if components != channels:
+        raise InputError(f"{path}: {components} components per voxel; this bundle takes {channels}")
+    array = sitk_array(image).astype(np.float32)  # (x, y, z[, components])
     affine = sitk_affine(image)
-    meta = {"filename_or_obj": str(path), "original_affine": affine, "spatial_shape": array.shape}
-    meta["original_channel_dim"] = "no_channel"
+    meta: dict[str, Any] = {"filename_or_obj": str(path), "original_affine": affine, "spatial_shape": array.shape[:3]}
+    meta["original_channel_dim"] = -1 if components > 1 else "no_channel"
     return MetaTensor(array, affine=torch.as_tensor(affine, dtype=torch.float64), meta=meta)
 
 
@@ -113,15 +126,18 @@ def read_nifti(path: Path, color: bool = False, **_: Any) -> Volume:
     if dtype.kind == "c" or dtype.names:  # LoadImage would drop the imaginary part or fail to cast
         kind = "complex" if dtype.kind == "c" else "RGB"
         raise InputError(f"{path}: {kind} voxels ({dtype}); expected one real intensity per voxel")
-    image = LoadImage(image_only=True, dtype=np.float32)(str(path))
-    return Volume(image=image, kind="nifti", path=path, nifti_header=header)
+    image = LoadImage(image_only=True, dtype=np.float32)(str(path))  # a 4D file: channels last
+    channels = int(image.shape[3]) if image.ndim == 4 else 1
+    return Volume(image=image, kind="nifti", path=path, nifti_header=header, channels=channels)
 
 
-def read_itk(path: Path, **_: Any) -> Volume:
-    """An NRRD or MetaImage file through SimpleITK, LPS converted to RAS."""
+def read_itk(path: Path, channels: int = 1, **_: Any) -> Volume:
+    """An NRRD or MetaImage file through SimpleITK, LPS converted to RAS; ``channels`` components
+    per voxel (kept last)."""
     import SimpleITK as sitk
 
-    return Volume(image=_from_sitk(sitk.ReadImage(str(path)), path), kind="itk", path=path)
+    image = _from_sitk(sitk.ReadImage(str(path)), path, channels)
+    return Volume(image=image, kind="itk", path=path, channels=channels)
 
 
 def read_dicom(
