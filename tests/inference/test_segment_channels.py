@@ -61,6 +61,13 @@ def test_channel_files_and_a_4d_file_give_the_bundles_own_mask(two_channel_bundl
     (from_4d,) = segment([four_d(files, tmp_path / "hippocampus_001.nii.gz")], bundle, tmp_path / "4d")
     ours = np.asarray(nib.load(written[0]).dataobj)
     np.testing.assert_array_equal(np.asarray(nib.load(from_4d).dataobj), ours)
+    # the same channels as the vector voxels of one NRRD file
+    import SimpleITK as sitk
+
+    vector = sitk.Compose(*[sitk.ReadImage(str(f), sitk.sitkFloat32) for f in files])
+    sitk.WriteImage(vector, str(tmp_path / "hippocampus_001.nrrd"))
+    (from_nrrd,) = segment([tmp_path / "hippocampus_001.nrrd"], bundle, tmp_path / "nrrd")
+    np.testing.assert_array_equal(np.asarray(nib.load(from_nrrd).dataobj), ours)
     reference = nib.load(files[0])
     assert ours.shape == reference.shape and np.allclose(nib.load(written[0]).affine, reference.affine)
     # the bundle's own inference (its datalist groups the channel files) gives the same mask
