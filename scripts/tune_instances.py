@@ -1,4 +1,6 @@
-"""Choose an instance bundle's post-processing settings on its validation split.
+"""Choose an instance bundle's post-processing settings on its validation split (or, to keep that
+split unseen, on its training images: ``--split training``), for all images or one source or
+modality (``--source he_nuclei``, ``--modality stained``).
 
 The network runs once per validation image (the bundle's own preprocessing, inferer and
 inversion, from ``train.yaml``); then every combination of ``threshold``, ``seed_threshold``,
@@ -23,9 +25,17 @@ import torch
 
 
 def probabilities(
-    bundle: Path, dataset_dir: str, weights: Path | None, tta: bool = False, overrides: dict | None = None
+    bundle: Path,
+    dataset_dir: str,
+    weights: Path | None,
+    tta: bool = False,
+    overrides: dict | None = None,
+    split: str = "validation",
+    source: str = "",
+    modality: str | None = None,
 ) -> list[tuple[str, np.ndarray, np.ndarray, np.ndarray | None]]:
-    """``(source, truth, foreground probability, border pixels or None)`` per validation image."""
+    """``(source, truth, foreground probability, border pixels or None)`` per image of ``split``
+    whose source starts with ``source`` and whose modality is ``modality`` (any when ``None``)."""
     from monai.bundle import ConfigParser
 
     parser = ConfigParser()
@@ -49,7 +59,9 @@ def probabilities(
     to_prob = Compose([t for t in post.transforms if not isinstance(t, InstanceLabelsd)])
     labeller = next(t for t in post.transforms if isinstance(t, InstanceLabelsd))
     out = []
-    for entry in parser.get_parsed_content("datalist")["validation"]:
+    for entry in parser.get_parsed_content("datalist")[split]:
+        if not entry["source"].startswith(source) or modality not in (None, entry.get("modality")):
+            continue
         data = preprocessing(dict(entry))
         with torch.inference_mode():
             data["pred"] = inferer(data["image"][None], network)[0]
@@ -68,6 +80,10 @@ def main() -> None:
     ap.add_argument("--dataset_dir", default="../shared/data")
     ap.add_argument("--weights", type=Path, default=None, help="default: the bundle's models/model.pt")
     ap.add_argument("--tta", action="store_true", help="the bundle's test-time augmentation")
+    ap.add_argument("--split", choices=["validation", "training"], default="validation",
+                    help="the images to choose on: choosing on training images keeps validation unseen")  # fmt: skip
+    ap.add_argument("--source", default="", help="only sources starting with this, e.g. he_nuclei")
+    ap.add_argument("--modality", default=None, help="only images of this modality, e.g. stained")
     ap.add_argument("--border_class", choices=["true", "false"], default=None, help="default: the bundle's")
     ap.add_argument("--override", nargs=2, action="append", default=[], metavar=("ID", "VALUE"),
                     help="a train.yaml setting, e.g. --override network_def#features '[32, 64, 128, 256]'")  # fmt: skip
@@ -84,7 +100,8 @@ def main() -> None:
             overrides[key] = ast.literal_eval(value)
         except (ValueError, SyntaxError):  # a word: a string setting
             overrides[key] = value
-    cases = probabilities(args.bundle, args.dataset_dir, args.weights, args.tta, overrides)
+    cases = probabilities(args.bundle, args.dataset_dir, args.weights, args.tta, overrides, args.split, args.source,
+                          args.modality)  # fmt: skip
     seeding = [(None, 0, True)] * (-1 in args.seed_thresholds) + [
         (s, n, k == "true")
         for s, n, k in itertools.product(args.seed_thresholds, args.min_seed_sizes, args.keep_unseeded)
@@ -103,7 +120,7 @@ def main() -> None:
         print(" ".join(f"{k} {v}" for k, v in settings.items()) + f": {figures}")
     results.sort(key=lambda r: (r[1]["ap50"], r[1]["map"]), reverse=True)
     settings, best = results[0]
-    print(f"\nbest on {len(cases)} validation images: " + ", ".join(f"{k} {v}" for k, v in settings.items()))
+    print(f"\nbest on {len(cases)} {args.split} images: " + ", ".join(f"{k} {v}" for k, v in settings.items()))
     print("  " + ", ".join(f"{k} {v:.4f}" for k, v in best.items() if not math.isnan(v)))
 
 
