@@ -113,6 +113,9 @@ def test_per_axis_strides_pool_the_thick_slice_axis_less():
         y = net(x)
         assert y.shape == (1, 2, 32, 24, 12)
         torch.testing.assert_close(torch.jit.script(net)(x), y)
+        from unet3d.inference.frozen import frozen  # the predictor's fast copy keeps the function
+
+        torch.testing.assert_close(frozen(net)(x), y, rtol=1e-4, atol=1e-4)
     with pytest.raises((ValueError, torch.jit.Error), match=r"axis 2 .*pooling it 2 times.*8 and 12"):
         net(torch.zeros(1, 1, 32, 24, 10))
     # uniform strides spelled out build the same network as the default
