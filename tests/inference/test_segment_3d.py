@@ -46,7 +46,7 @@ def test_dicom_seg_equals_nifti_voxel_for_voxel(data_dir, bundle3d, tmp_path, se
     if series == "mr_hippocrop_study1":  # a DICOM series' mask is a DICOM SEG by default
         (default,) = segment([folder], bundle3d, tmp_path / "default")
         assert default.name == f"{folder.name}_seg.dcm"
-    # one prediction written in both formats (the CT volume takes minutes through the network)
+    # one prediction written in both formats (the CT volume is the slowest input of the suite)
     (seg_path,) = segment([folder], bundle3d, tmp_path, fmt="dicom-seg,nifti")  # the first format's files
     nii_path = tmp_path / f"{folder.name}_seg.nii.gz"
     assert seg_path.name == f"{folder.name}_seg.dcm"
@@ -88,7 +88,7 @@ def test_cli_bad_inputs_exit_non_zero_with_nothing_written(data_dir, bundle3d, t
         ([str(empty)], "empty_series: no DICOM image series found"),
         ([str(data_dir / "dicom/mr_brain_and_hippocrop_study3")], "series found ("),
     ]
-    # one run over every bad input (a process per input costs a minute of start-up): each is named
+    # one run over every bad input (each process pays the start-up again): each is named
     # with its problem on a line of its own, the run exits 1 and writes nothing
     res = cli(*[a for args, _ in cases for a in args], "--bundle", str(bundle3d), "--output-dir", str(out))
     assert res.returncode == 1, res.stdout + res.stderr

@@ -6,6 +6,7 @@ import math
 
 import pytest
 
+from unet3d import networks
 from unet3d.plan import rules
 
 
@@ -35,7 +36,7 @@ def test_thick_slices_are_pooled_once_in_plane_has_caught_up():
     strides = rules.pooling([192, 192, 24], [0.78, 0.78, 3.6], 4)
     assert strides == [[2, 2, 1], [2, 2, 1], [2, 2, 2], [2, 2, 2]]
     patch, strides = rules.patch_size([200, 190, 22], [0.78, 0.78, 3.6], 64**3)
-    divisors = rules.divisors(strides, 3)
+    divisors = networks.divisors(strides, 3)
     assert divisors[2] < divisors[0] and all(p % d == 0 for p, d in zip(patch, divisors, strict=True))
     assert 16 <= patch[2] <= 24  # the slices are not padded up to the in-plane multiple
 

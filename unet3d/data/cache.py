@@ -1,11 +1,11 @@
 """An on-disk memo for what reading a whole data set costs, keyed by the files it read.
 
 Building the nuclei datalist decodes every image and label (modality, content hashes for the
-split, instance or binary labels): about a minute for the 719 shared images, paid by every
-training, evaluation and test process. MONAI's ``PersistentDataset`` caches transformed items,
-not a datalist, so this small memo does the latter: the result is stored as JSON under a key
-made of the function's name, its arguments and every input file's path, size and modification
-time; a changed, added or removed file gives another key, hence a fresh computation.
+split, instance or binary labels), a cost paid by every training, evaluation and test process.
+MONAI's ``PersistentDataset`` caches transformed items, not a datalist, so this small memo does
+the latter: the result is stored as JSON under a key made of the function's name, its arguments
+and every input file's path, size and modification time; a changed, added or removed file gives
+another key, hence a fresh computation.
 
 The folder is ``$UNET3D_CACHE_DIR``, else ``$XDG_CACHE_HOME/unet3d``, else ``~/.cache/unet3d``;
 ``UNET3D_CACHE_DIR=off`` turns the memo off. A folder that cannot be written only costs the

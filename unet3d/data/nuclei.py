@@ -354,9 +354,8 @@ def read_set(layout: str, pairs: Sequence[tuple[Path, Path]]) -> dict[str, list]
     and whether the label is an instance map (``instances``); for the DSB2018 layout the
     ``groups`` of images that share content (:func:`shared_content_groups`).
 
-    Decoding the 719 shared images takes about a minute, paid by every training, evaluation and
-    test process, so the result is memoised on disk by the files' paths, sizes and times
-    (:mod:`unet3d.data.cache`).
+    Every training, evaluation and test process would decode all of them again, so the result is
+    memoised on disk by the files' paths, sizes and times (:mod:`unet3d.data.cache`).
 
     Raises:
         DatasetError: a file that is not an image, a label of another size than its image.

@@ -27,6 +27,24 @@ def axis_factors(depth: int, strides: List[List[int]] | None, axis: int) -> List
     return [int(strides[level][axis]) for level in range(depth)]
 
 
+def divisors(strides: List[List[int]], spatial_dims: int) -> List[int]:
+    """Per spatial axis, the product of its pooling factors over the levels of ``strides``: what
+    the sizes a padded network takes must be multiples of.
+
+    Example::
+
+        >>> divisors([[2, 2, 1], [2, 2, 2]], 3)
+        [4, 4, 2]
+    """
+    result: List[int] = []
+    for axis in range(spatial_dims):
+        step = 1
+        for level in strides:
+            step *= int(level[axis])
+        result.append(step)
+    return result
+
+
 def _poolings(factors: List[int]) -> int:
     """How many levels pool an axis with these factors."""
     n = 0

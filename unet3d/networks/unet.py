@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from typing import List
 
@@ -11,7 +10,7 @@ import torch.nn as nn
 from monai.networks.layers.factories import Conv, Dropout
 
 from unet3d.networks.blocks import DoubleConv, Down, UpCat
-from unet3d.networks.sizes import input_size_for_output, output_size
+from unet3d.networks.sizes import divisors, input_size_for_output, output_size
 
 __all__ = ["UNet", "per_axis_strides"]
 
@@ -184,7 +183,7 @@ class UNet(nn.Module):
     def divisors(self) -> list[int]:
         """Per spatial axis, what padded inputs' sizes must be multiples of (``2**depth`` on every
         axis unless ``strides`` pools some axes less)."""
-        return [math.prod(level[axis] for level in self.strides) for axis in range(self.spatial_dims)]
+        return divisors(self.strides, self.spatial_dims)
 
     @torch.jit.unused
     def border(self) -> int:

@@ -14,6 +14,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from unet3d.networks.sizes import divisors
+
 ANISOTROPY = 3.0  # nnU-Net's threshold: an axis this many times coarser than the finest is "anisotropic"
 MIN_FEATURE_MAP = 4  # the deepest level keeps at least this many voxels per axis
 MAX_DEPTH = {2: 5, 3: 4}  # poolings at most (5 in 2D, as the shipped em/nuclei; 4 in 3D, on a CPU)
@@ -69,14 +71,9 @@ def pooling(patch: Sequence[int], spacing: Sequence[float], max_depth: int) -> l
     return levels or [[2] * len(size)]
 
 
-def divisors(strides: Sequence[Sequence[int]], spatial_dims: int) -> list[int]:
-    """Per axis, the product of its pooling factors: what the padded network's sizes must be
-    multiples of."""
-    return [math.prod(level[axis] for level in strides) for axis in range(spatial_dims)]
-
-
-def round_up(patch: Sequence[int], strides: Sequence[Sequence[int]]) -> list[int]:
-    """Each axis up to a multiple of its divisor (the padded network's accepted sizes)."""
+def round_up(patch: Sequence[int], strides: list[list[int]]) -> list[int]:
+    """Each axis up to a multiple of its divisor (:func:`unet3d.networks.divisors`: the padded
+    network's accepted sizes)."""
     return [d * math.ceil(p / d) for p, d in zip(patch, divisors(strides, len(patch)), strict=True)]
 
 
