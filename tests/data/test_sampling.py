@@ -33,3 +33,15 @@ def test_weights_balance_appearances(data_dir):
     np.testing.assert_allclose([weights[:1].sum(), weights[1:3].sum(), weights[3:].sum()], 1.0)
     root = np.array(appearance_weights(datalist, power=0.5))
     np.testing.assert_allclose(root[3:].sum() / root[:1].sum(), np.sqrt(8))  # in proportion to sqrt(count)
+
+
+def test_weights_by_stratum_tell_data_sets_of_one_appearance_apart():
+    # three stained images of one data set, one of another: by appearance one group of four, by
+    # stratum two groups drawn equally often (power 1)
+    datalist = [{"image": f"{i}.png", "modality": "stained", "source": "dsb2018_nuclei"} for i in range(3)]
+    datalist.append({"image": "tissue.png", "modality": "stained", "source": "he_nuclei/monuseg2018_train"})
+    assert appearance_weights(datalist, power=1.0) == [0.25] * 4
+    weights = np.array(appearance_weights(datalist, power=1.0, by="stratum"))
+    np.testing.assert_allclose([weights[:3].sum(), weights[3]], 1.0)
+    with pytest.raises(ValueError, match="by='source'"):
+        appearance_weights(datalist, by="source")

@@ -30,21 +30,30 @@ def appearance(image: str | Path | Image.Image) -> str:
     return nuclei_modality(pixels[None] if pixels.ndim == 2 else np.moveaxis(pixels, -1, 0))
 
 
-def appearance_weights(datalist: Sequence[dict], power: float = 0.5, key: str = "image") -> list[float]:
+def appearance_weights(
+    datalist: Sequence[dict], power: float = 0.5, key: str = "image", by: str = "appearance"
+) -> list[float]:
     """One sampling weight per datalist entry, ``1 / n ** power``.
 
-    ``n`` is the number of entries of the same :func:`appearance`. With ``power`` 0 every image is
-    equally likely (uniform sampling); with 1 every appearance is drawn equally often; 0.5 (square
-    root) draws each appearance in proportion to the square root of its count, a compromise that
-    shows rare kinds more often without repeating a handful of images all the time.
+    ``n`` is the number of entries of the same group: of the same :func:`appearance`
+    (``by="appearance"``), or of the same data set and appearance (``by="stratum"``: the data
+    set is the first folder of the entry's ``source``; H&E tissue sections and DSB2018's stained
+    cells are then two groups, not one). With ``power`` 0 every image is equally likely (uniform
+    sampling); with 1 every group is drawn equally often; 0.5 (square root) draws each group in
+    proportion to the square root of its count, a compromise that shows rare kinds more often
+    without repeating a handful of images all the time.
 
     Example::
 
         >>> sampler = torch.utils.data.WeightedRandomSampler(
         ...     appearance_weights(datalist["training"]), num_samples=480, replacement=True)
     """
+    if by not in ("appearance", "stratum"):
+        raise ValueError(f"by={by!r}; expected 'appearance' or 'stratum'")
     if power == 0:
         return [1.0] * len(datalist)
     kinds = [entry.get("modality") or appearance(entry[key]) for entry in datalist]
+    if by == "stratum":
+        kinds = [f"{str(entry.get('source', '')).split('/')[0]}:{k}" for entry, k in zip(datalist, kinds, strict=True)]
     counts = Counter(kinds)
     return [1.0 / counts[k] ** power for k in kinds]
