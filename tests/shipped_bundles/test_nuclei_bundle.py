@@ -18,7 +18,7 @@ from tests.conftest import REPO_ROOT
 from tests.shipped_bundles.common import bundle_cmd, check_layout, run, run_recording_losses, verify_bundle
 
 BUNDLE = REPO_ROOT / "bundles/nuclei"
-AP50_BAR = 0.72  # a regression guard below the shipped model's grouped-split figure, 0.737 (docs/README.md)
+AP50_BAR = 0.77  # a regression guard just below the shipped model's grouped-split figure (docs/README.md)
 
 
 def load(name: str) -> dict:
@@ -37,8 +37,8 @@ def test_layout_and_links():
 def test_inference_repeats_train_exactly():
     train, infer = load("train.yaml"), load("inference.yaml")
     for key in ("network_def", "spatial_dims", "window_size", "overlap", "blend_mode", "sw_batch_size", "inferer",
-                "tta", "threshold", "seed_threshold", "min_seed_size", "keep_unseeded", "min_size", "expand",
-                "modality"):  # fmt: skip
+                "tta", "threshold", "seed_threshold", "min_seed_size", "min_seed_fraction", "keep_unseeded", "min_size",
+                "expand", "modality"):  # fmt: skip
         assert infer[key] == train[key], key
     ours = [infer["load"], *infer["prepare"]["transforms"]]
     image_transforms = [t for t in train["load_transforms"] if "image" in t["keys"]]  # not the label's loader
@@ -166,7 +166,8 @@ def test_shipped_model_meets_the_bar(data_dir, tmp_path):
     # measured for the shipped model: see docs/README.md
     assert np.nanmean(ap50) >= AP50_BAR, np.nanmean(ap50)
     tissue = [a for a, e in zip(ap50, val, strict=True) if e["source"].startswith("he_nuclei")]
-    assert len(tissue) == 6 and np.mean(tissue) >= 0.45, tissue  # release 0.2.2: 0.112
+    # a guard below the shipped figure (release 0.2.2's median rule: 0.11; without relative seeds: 0.51)
+    assert len(tissue) == 6 and np.mean(tissue) >= 0.53, tissue
     # evaluate runs the shipped pipeline: its id maps are the ones `unet3d segment` writes
     from unet3d.inference import segment
 

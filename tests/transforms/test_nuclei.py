@@ -84,6 +84,45 @@ def test_small_seeds_do_not_split_and_unseeded_objects_can_be_dropped():
     assert sure.max() == 1 and (sure[disc] == 1).all() and (sure[~disc] == 0).all()
 
 
+def fragmented_nuclei(scale: int) -> np.ndarray:
+    """Four nuclei of radius ``5 * scale`` px in a row, each with a piece of its sure interior cut
+    off (a fragment an eighth of the nucleus' seed): the same picture at another magnification."""
+    r = 5 * scale
+    yy, xx = np.mgrid[: 2 * r + 10, : 8 * r + 20]
+    prob = np.full(yy.shape, 0.05, np.float32)
+    for i in range(4):
+        cx = 5 + r + i * (2 * r + 2)
+        disc = np.hypot(yy - r - 5, xx - cx) <= r
+        prob[disc] = 0.95
+        prob[disc & (xx == cx + r - 2 * scale)] = 0.7
+    return prob
+
+
+def test_a_seed_size_relative_to_the_image_s_nuclei_holds_at_every_magnification():
+    settings = dict(threshold=0.5, seed_threshold=0.8, min_size=5, expand=0, keep_unseeded=False)
+    small, large = fragmented_nuclei(1), fragmented_nuclei(4)
+    # an absolute size serves one magnification: fragments of large nuclei outgrow it, or whole
+    # seeds of small ones fall under it
+    assert instance_labels(small, **settings, min_seed_size=25).max() == 4
+    assert instance_labels(large, **settings, min_seed_size=25).max() == 8
+    assert instance_labels(small, **settings, min_seed_size=200).max() == 0
+    for prob in (small, large):
+        assert instance_labels(prob, **settings, min_seed_fraction=0.3).max() == 4
+        assert instance_labels(prob, **settings, min_seed_fraction=0.0).max() == 8
+    # a small nucleus among large ones: its seed is under the relative size, yet it stays a nucleus
+    # (only foreground without any sure interior is dropped)
+    yy, xx = np.mgrid[:50, :230]
+    with_small = np.full(yy.shape, 0.05, np.float32)
+    for cx, r in ((25, 20), (70, 20), (115, 20), (160, 20), (210, 4)):
+        with_small[np.hypot(yy - 25, xx - cx) <= r] = 0.95
+    small_ids = instance_labels(with_small, **settings, min_seed_fraction=0.3)
+    assert small_ids.max() == 5 and small_ids[25, 210] == 5
+    out = InstanceLabelsd("pred", **settings, min_seed_fraction=0.3)(
+        {"pred": torch.from_numpy(np.stack([1 - large, large]))}
+    )
+    assert out["pred"].max() == 4
+
+
 def test_instance_ids_small_objects_and_growth():
     prob = disc_pair(30, 0.95)
     prob[2:4, 2:4] = 0.9  # 4 px speck
