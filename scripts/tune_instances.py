@@ -45,6 +45,7 @@ def probabilities(
     from monai.bundle import ConfigParser
 
     from benchmarks.nuclei import kind
+    from unet3d.data.nuclei import stratum
 
     parser = ConfigParser()
     parser.read_config(str(bundle / "configs/train.yaml"))
@@ -77,8 +78,8 @@ def probabilities(
         with torch.inference_mode():
             data["pred"] = inferer(data["image"][None], network)[0]
         prob, grow_into = labeller.foreground_and_borders(to_prob(data)["pred"].numpy())
-        group = f"{entry['source'].split('/')[0]}:{entry.get('modality', 'fluorescence')}"
-        out.append((kind(group), np.asarray(data["label"][0]).astype(np.int64), prob, grow_into))
+        truth = np.asarray(data["label"][0]).astype(np.int64)
+        out.append((kind(stratum(entry["source"], entry["modality"])), truth, prob, grow_into))
         print(f"{len(out)} images", end="\r", flush=True)
     return out
 
@@ -120,7 +121,8 @@ def main() -> None:
     if args.cache is not None and args.cache.exists():
         stored = torch.load(args.cache, weights_only=False)
         args.split, cases = stored["split"], stored["cases"]
-        print(f"{len(cases)} {args.split} images' probabilities from {args.cache} (delete it after changing the model)")
+        print(f"{len(cases)} {args.split} images' probabilities from {args.cache}", end=" ")
+        print("(delete it after changing the model or the images)")
     else:
         cases = probabilities(args.bundle, args.dataset_dir, args.weights, args.tta, overrides, args.split,
                               args.source, args.modality, args.every)  # fmt: skip

@@ -166,7 +166,7 @@ def test_shipped_model_meets_the_bar(data_dir, tmp_path):
     # measured for the shipped model: see docs/README.md
     assert np.nanmean(ap50) >= AP50_BAR, np.nanmean(ap50)
     tissue = [a for a, e in zip(ap50, val, strict=True) if e["source"].startswith("he_nuclei")]
-    # a guard below the shipped figure (release 0.2.2's median rule: 0.11; without relative seeds: 0.51)
+    # a guard just below the shipped H&E figure (docs/README.md)
     assert len(tissue) == 6 and np.mean(tissue) >= 0.53, tissue
     # evaluate runs the shipped pipeline: its id maps are the ones `unet3d segment` writes
     from unet3d.inference import segment

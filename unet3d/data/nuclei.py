@@ -196,6 +196,13 @@ def _in_validation(key: str, val_fraction: float) -> bool:
     return _hash(key) < val_fraction
 
 
+def stratum(source: str, modality: str) -> str:
+    """The stratum of an image: its data set (the first folder of its ``source``) and modality,
+    e.g. ``"he_nuclei:stained"``. The grouped split holds out units within each stratum, and
+    sampling can balance strata (:func:`unet3d.data.appearance_weights`)."""
+    return f"{source.split('/')[0]}:{modality}"
+
+
 def acquisition_unit(image: Path, layout: str, folder: Path, size: tuple[int, int]) -> str:
     """The acquisition an image comes from (see the module docstring), as a name."""
     site = re.search(r"TCGA-([A-Z0-9]{2})-", image.name)
@@ -332,8 +339,7 @@ def nuclei_datalist(
                                                          strict=True):  # fmt: skip
             entry = {"image": str(image), "label": str(label), "source": source, "instances": instances}
             entry["modality"] = kind
-            stratum = f"{source.split('/')[0]}:{entry['modality']}"
-            entry["unit"] = f"{stratum}:{acquisition_unit(image, layout, folder, tuple(size))}"
+            entry["unit"] = f"{stratum(source, kind)}:{acquisition_unit(image, layout, folder, tuple(size))}"
             entries.append(entry)
         random_val += in_val
     if split == "random" or val_fraction >= 1.0:

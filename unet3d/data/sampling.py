@@ -15,6 +15,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from unet3d.data.nuclei import stratum
+
 
 def appearance(image: str | Path | Image.Image) -> str:
     """The kind of microscopy image at ``image`` (a path or an opened PIL image), from its pixels:
@@ -54,6 +56,6 @@ def appearance_weights(
         return [1.0] * len(datalist)
     kinds = [entry.get("modality") or appearance(entry[key]) for entry in datalist]
     if by == "stratum":
-        kinds = [f"{str(entry.get('source', '')).split('/')[0]}:{k}" for entry, k in zip(datalist, kinds, strict=True)]
+        kinds = [stratum(str(entry.get("source", "")), k) for entry, k in zip(datalist, kinds, strict=True)]
     counts = Counter(kinds)
     return [1.0 / counts[k] ** power for k in kinds]

@@ -193,11 +193,15 @@ def instance_labels(
             sizes = np.bincount(sure.ravel())[1:]
             seeds = drop_small(sure.copy(), int(np.ceil(min_seed_fraction * np.median(sizes[sizes > 0]))))
         labels = watershed(-prob, markers=seeds, mask=foreground, connectivity=1)
-        unseeded = connected_components(foreground & (labels == 0), connectivity=1)
-        if not keep_unseeded:  # keep only what holds sure interior: a nucleus whose seed was relatively small
-            held = np.unique(unseeded[sure > 0])
-            unseeded[~np.isin(unseeded, held[held > 0])] = 0
-        labels = np.where(unseeded > 0, unseeded + labels.max(), labels)
+        # without relative seeds every sure piece is a seed: nothing unseeded holds one
+        if keep_unseeded or seeds is not sure:
+            unseeded = connected_components(foreground & (labels == 0), connectivity=1)
+            if not keep_unseeded:  # keep only what holds sure interior: a nucleus whose seed was relatively small
+                held = np.zeros(int(unseeded.max()) + 1, bool)
+                held[unseeded[sure > 0]] = True
+                held[0] = False
+                unseeded[~held[unseeded]] = 0
+            labels = np.where(unseeded > 0, unseeded + labels.max(), labels)
     labels = drop_small(labels, min_size)
     if grow_into is not None and labels.max() > 0:
         labels = watershed(-prob, markers=labels, mask=(labels > 0) | np.asarray(grow_into, bool), connectivity=1)
