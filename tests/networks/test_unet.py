@@ -130,3 +130,48 @@ def test_bad_strides_are_refused():
         UNet(3, features=(4, 8), padding="same", strides=[(2, 2, 3)])
     with pytest.raises(ValueError, match="padding='same'"):
         UNet(2, features=(4, 8), padding="valid", strides=[(2, 1)])
+
+
+def test_per_level_kernels_convolve_in_plane_where_slices_are_unpooled():
+    # nnU-Net's kernels for thick slices along the last axis: 3x3x1 at the top level, which does
+    # not pool that axis, 3x3x3 below; the decoder's level uses its encoder level's kernel
+    strides = [(2, 2, 1), (2, 2, 2), (2, 2, 2)]
+    kernels = [(3, 3, 1), (3, 3, 3), (3, 3, 3), (3, 3, 3)]
+    net = UNet(3, 1, 2, features=(4, 8, 16, 32), padding="same", norm="instance", strides=strides,
+               kernel_sizes=kernels).eval()  # fmt: skip
+    convs = [m for m in net.modules() if isinstance(m, torch.nn.Conv3d) and m.kernel_size != (1, 1, 1)]
+    # stem (2), three encoder levels (2 each), three decoder levels (2 each), top level last
+    expected = (
+        [kernels[0]] * 2 + [k for k in kernels[1:] for _ in range(2)] + [k for k in kernels[2::-1] for _ in (0, 1)]
+    )
+    assert [tuple(c.kernel_size) for c in convs] == expected
+    assert [tuple(c.padding) for c in convs][:2] == [(1, 1, 0)] * 2
+    x = torch.randn(1, 1, 32, 24, 12)
+    with torch.no_grad():
+        y = net(x)
+        assert y.shape == (1, 2, 32, 24, 12)
+        torch.testing.assert_close(torch.jit.script(net)(x), y)
+    # a 3x3x1 top level does not mix slices: changing slice 5 leaves the top level's features of
+    # its neighbour unchanged, which a 3x3x3 one changes (networks without instance norm, which
+    # pools over the whole volume)
+    x2 = x.clone()
+    x2[..., 5] += 1
+    for kernel_sizes, mixes in ((kernels, False), (None, True)):
+        stem = UNet(3, 1, 2, features=(4, 8, 16, 32), padding="same", strides=strides, kernel_sizes=kernel_sizes).stem
+        with torch.no_grad():
+            assert (not torch.allclose(stem(x)[..., 6], stem(x2)[..., 6])) == mixes
+    # 3 everywhere spelled out builds the default network (same parameter shapes)
+    default = UNet(3, 1, 2, features=(4, 8, 16, 32), padding="same", strides=strides)
+    spelled = UNet(3, 1, 2, features=(4, 8, 16, 32), padding="same", strides=strides, kernel_sizes=[3, 3, 3, 3])
+    assert {k: v.shape for k, v in default.state_dict().items()} == {
+        k: v.shape for k, v in spelled.state_dict().items()
+    }
+
+
+def test_bad_kernel_sizes_are_refused():
+    with pytest.raises(ValueError, match="4 levels of 3 sizes"):
+        UNet(3, features=(4, 8, 16, 32), padding="same", kernel_sizes=[(3, 3, 1), 3, 3])
+    with pytest.raises(ValueError, match="1 or 3"):
+        UNet(2, features=(4, 8), padding="same", kernel_sizes=[(3, 5), 3])
+    with pytest.raises(ValueError, match="padding='same'"):
+        UNet(2, features=(4, 8), padding="valid", kernel_sizes=[(3, 1), 3])

@@ -41,6 +41,19 @@ def test_thick_slices_are_pooled_once_in_plane_has_caught_up():
     assert 16 <= patch[2] <= 24  # the slices are not padded up to the in-plane multiple
 
 
+def test_thick_slices_are_convolved_in_plane_until_their_spacing_is_reached():
+    # the same cases: 3x3x1 while the slices are more than twice the in-plane spacing (levels 0
+    # and 1), 3x3x3 from the level where pooling has brought them within that, and at the bottleneck
+    strides = [[2, 2, 1], [2, 2, 1], [2, 2, 2], [2, 2, 2]]
+    kernels = rules.conv_kernels(strides, [0.78, 0.78, 3.6])
+    assert kernels == [[3, 3, 1], [3, 3, 1], [3, 3, 3], [3, 3, 3], [3, 3, 3]]
+    # a kernel once 3 stays 3; nearly isotropic volumes and 2D images get 3 everywhere
+    assert rules.conv_kernels([[2, 2, 2]] * 3, [1.0, 1.0, 1.5]) == [[3, 3, 3]] * 4
+    assert rules.conv_kernels([[2, 2]] * 5, [1.0, 1.0]) == [[3, 3]] * 6
+    # slices never pooled (too few of them) keep kernel 1 down to the bottleneck
+    assert rules.conv_kernels([[2, 2, 1]] * 2, [0.5, 0.5, 5.0]) == [[3, 3, 1], [3, 3, 1], [3, 3, 3]]
+
+
 def test_features_batch_and_epochs():
     assert rules.features(3) == [16, 32, 64, 128] and rules.features(5) == [16, 32, 64, 128, 256, 256]
     assert rules.batch_size([40, 56, 40], 2 * 64**3, 3) == 2

@@ -89,3 +89,28 @@ def test_ct_normalisation_is_the_clip_then_the_data_set_z_score(tmp_path, data_d
     assert (scale.scaler.a_min, scale.scaler.a_max) == pytest.approx((stats["p00_5"], stats["p99_5"]))
     assert scale.scaler.b_min == pytest.approx((stats["p00_5"] - stats["mean"]) / stats["std"])
     assert scale.scaler.b_max == pytest.approx((stats["p99_5"] - stats["mean"]) / stats["std"])
+
+
+def test_thick_slices_get_per_axis_pooling_and_in_plane_kernels(tmp_path, data_dir):
+    """The shared anisotropic MR cases (thick slices): the bundle's network pools and convolves the
+    slice axis only where its spacing has come within twice the in-plane one, and runs on the patch."""
+    import torch
+    from monai.bundle import ConfigParser
+
+    bundle = plan(data_dir / "nrrd", tmp_path / "bundle", num_folds=2)
+    plans = json.loads((bundle / "plans/plans.json").read_text())
+    spacing = plans["target_spacing"]
+    assert max(spacing) > 2 * min(spacing)
+    kernels, strides = plans["kernel_sizes"], plans["strides"]
+    assert len(kernels) == len(strides) + 1 and kernels[0] != [3, 3, 3] and kernels[-1] == [3, 3, 3]
+    thick = spacing.index(max(spacing))
+    assert kernels[0][thick] == 1 and strides[0][thick] == 1
+    assert any("convolution kernels" in r for r in plans["reasons"])
+    parser = ConfigParser()
+    parser.read_config(str(bundle / "configs/inference.yaml"))
+    parser["bundle_root"], parser["device"] = str(bundle), "cpu"
+    net = parser.get_parsed_content("network_def")
+    assert net.kernel_sizes == kernels and net.strides == strides
+    with torch.no_grad():
+        out = net.eval()(torch.zeros(1, plans["channels"], *plans["patch_size"]))
+    assert out.shape[2:] == tuple(plans["patch_size"])

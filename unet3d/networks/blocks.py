@@ -25,7 +25,7 @@ def center_crop(x: torch.Tensor, size: list[int]) -> torch.Tensor:
 
 
 class DoubleConv(nn.Sequential):
-    """Two 3x3 (3x3x3) convolutions, each followed by optional normalisation, dropout and activation.
+    """Two 3x3 (3x3x3) convolutions, each followed by optional normalisation and activation.
 
     Args:
         spatial_dims: number of spatial dimensions, 2 or 3.
@@ -33,9 +33,11 @@ class DoubleConv(nn.Sequential):
         out_channels: number of output channels of both convolutions.
         act: activation type and arguments, e.g. ``("relu", {"inplace": True})``.
         norm: normalisation type and arguments, or ``None`` (the paper has none).
-        padding: 0 for the paper's unpadded convolutions (each removes 2 voxels per axis), 1 to
-            keep the size.
+        padding: 0 for the paper's unpadded convolutions (each removes 2 voxels per axis), or
+            ``kernel_size // 2`` (per axis) to keep the size.
         bias: whether the convolutions have a bias term.
+        kernel_size: 3, or one size per axis, e.g. ``(3, 3, 1)``: in-plane only, for the levels of
+            an anisotropic volume where the thick-slice axis is not yet pooled (nnU-Net's kernels).
     """
 
     def __init__(
@@ -45,20 +47,25 @@ class DoubleConv(nn.Sequential):
         out_channels: int,
         act: str | tuple,
         norm: str | tuple | None,
-        padding: int,
+        padding: int | Sequence[int],
         bias: bool = True,
+        kernel_size: int | Sequence[int] = 3,
     ) -> None:
         super().__init__()
+        kernel_size = kernel_size if isinstance(kernel_size, int) else tuple(kernel_size)
+        padding = padding if isinstance(padding, int) else tuple(padding)
         for i, c_in in enumerate((in_channels, out_channels)):
             conv = Convolution(
-                spatial_dims, c_in, out_channels, kernel_size=3, act=act, norm=norm, bias=bias, padding=padding
-            )
+                spatial_dims, c_in, out_channels, kernel_size=kernel_size, act=act, norm=norm, bias=bias,
+                padding=padding,
+            )  # fmt: skip
             self.add_module(f"conv_{i}", conv)
 
 
 class Down(nn.Sequential):
     """2x2 (2x2x2) max-pooling with stride 2 followed by a :class:`DoubleConv`; ``stride`` (one
-    factor per axis, e.g. ``(2, 2, 1)``) pools some axes only, kernel equal to stride."""
+    factor per axis, e.g. ``(2, 2, 1)``) pools some axes only, kernel equal to stride;
+    ``kernel_size`` and ``padding`` are the convolutions' (:class:`DoubleConv`)."""
 
     def __init__(
         self,
@@ -67,14 +74,17 @@ class Down(nn.Sequential):
         out_channels: int,
         act: str | tuple,
         norm: str | tuple | None,
-        padding: int,
+        padding: int | Sequence[int],
         bias: bool = True,
         stride: int | Sequence[int] = 2,
+        kernel_size: int | Sequence[int] = 3,
     ) -> None:
         super().__init__()
         stride = stride if isinstance(stride, int) else tuple(stride)
         self.add_module("pool", Pool[Pool.MAX, spatial_dims](kernel_size=stride, stride=stride))
-        self.add_module("convs", DoubleConv(spatial_dims, in_channels, out_channels, act, norm, padding, bias))
+        self.add_module(
+            "convs", DoubleConv(spatial_dims, in_channels, out_channels, act, norm, padding, bias, kernel_size)
+        )
 
 
 class UpCat(nn.Module):
@@ -92,9 +102,10 @@ class UpCat(nn.Module):
         out_channels: channels of the output.
         act: activation type and arguments.
         norm: normalisation type and arguments, or ``None``.
-        padding: 0 (valid) or 1 (same) for the two convolutions.
+        padding: 0 (valid) or ``kernel_size // 2`` (same) for the two convolutions.
         bias: whether the convolutions have a bias term.
         scale: the upsampling factor, one int or one per axis (the matching :class:`Down`'s stride).
+        kernel_size: the two convolutions' kernel, one int or one per axis (:class:`DoubleConv`).
     """
 
     def __init__(
@@ -105,14 +116,17 @@ class UpCat(nn.Module):
         out_channels: int,
         act: str | tuple,
         norm: str | tuple | None,
-        padding: int,
+        padding: int | Sequence[int],
         bias: bool = True,
         scale: int | Sequence[int] = 2,
+        kernel_size: int | Sequence[int] = 3,
     ) -> None:
         super().__init__()
         scale = scale if isinstance(scale, int) else tuple(scale)
         self.up = UpSample(spatial_dims, in_channels, in_channels // 2, scale_factor=scale, mode="deconv", bias=bias)
-        self.convs = DoubleConv(spatial_dims, in_channels // 2 + skip_channels, out_channels, act, norm, padding, bias)
+        self.convs = DoubleConv(
+            spatial_dims, in_channels // 2 + skip_channels, out_channels, act, norm, padding, bias, kernel_size
+        )
 
     def forward(self, x: torch.Tensor, skip: torch.Tensor) -> torch.Tensor:
         x = self.up(x)

@@ -12,7 +12,7 @@ from monai.networks.layers.factories import Conv, Dropout
 from unet3d.networks.blocks import DoubleConv, Down, UpCat
 from unet3d.networks.sizes import divisors, input_size_for_output, output_size
 
-__all__ = ["UNet", "per_axis_strides"]
+__all__ = ["UNet", "per_axis_kernels", "per_axis_strides"]
 
 PAPER_FEATURES = (64, 128, 256, 512, 1024)
 
@@ -31,6 +31,27 @@ def per_axis_strides(strides: Sequence[int | Sequence[int]] | None, depth: int, 
         raise ValueError(f"strides needs {depth} levels of {spatial_dims} factors (one per pooling), got {strides}")
     if any(f not in (1, 2) for level in levels for f in level):
         raise ValueError(f"strides: pooling factors are 1 or 2, got {strides}")
+    return levels
+
+
+def per_axis_kernels(
+    kernel_sizes: Sequence[int | Sequence[int]] | None, depth: int, spatial_dims: int
+) -> list[list[int]]:
+    """``kernel_sizes`` as one list of sizes per level (``depth + 1``: the top level to the
+    bottleneck), one size per axis (3 everywhere for ``None``).
+
+    Raises:
+        ValueError: not ``depth + 1`` levels, a level without one size per axis, or a size other
+            than 1 and 3.
+    """
+    if kernel_sizes is None:
+        return [[3] * spatial_dims for _ in range(depth + 1)]
+    levels = [[int(k)] * spatial_dims if isinstance(k, int) else [int(s) for s in k] for k in kernel_sizes]
+    if len(levels) != depth + 1 or any(len(level) != spatial_dims for level in levels):
+        need = f"{depth + 1} levels of {spatial_dims} sizes (top level to bottleneck)"
+        raise ValueError(f"kernel_sizes needs {need}, got {kernel_sizes}")
+    if any(k not in (1, 3) for level in levels for k in level):
+        raise ValueError(f"kernel_sizes: convolution sizes are 1 or 3, got {kernel_sizes}")
     return levels
 
 
@@ -72,6 +93,12 @@ class UNet(nn.Module):
             (nnU-Net's per-axis pooling). ``None``: 2 on every axis, the paper's. Factors other
             than 2 need ``padding="same"`` (overlap-tile inference assumes the paper's grid); an
             axis pooled ``k`` times takes sizes divisible by ``2**k``.
+        kernel_sizes: per level (``depth + 1`` entries, top level first, the bottleneck last), the
+            convolutions' kernel: 3 or 1 per spatial axis, e.g. ``[(3, 3, 1), (3, 3, 1), (3, 3, 3),
+            (3, 3, 3)]`` so that the top levels of an anisotropic volume convolve in-plane only
+            while its thick slices are not yet pooled (nnU-Net's kernels; the decoder level uses
+            its encoder level's kernel). ``None``: 3 everywhere, the paper's. Sizes other than 3
+            need ``padding="same"``.
 
     Examples::
 
@@ -86,6 +113,11 @@ class UNet(nn.Module):
         # (1, 1, 64, 64, 20) -> (1, 2, 64, 64, 20)
         >>> net = UNet(spatial_dims=3, in_channels=1, out_channels=2, features=(16, 32, 64, 128),
         ...            padding="same", norm="instance", strides=[(2, 2, 1), (2, 2, 2), (2, 2, 2)])
+
+        # the same, convolving in-plane only at the top level (where the slices are not pooled)
+        >>> net = UNet(spatial_dims=3, in_channels=1, out_channels=2, features=(16, 32, 64, 128),
+        ...            padding="same", norm="instance", strides=[(2, 2, 1), (2, 2, 2), (2, 2, 2)],
+        ...            kernel_sizes=[(3, 3, 1), (3, 3, 3), (3, 3, 3), (3, 3, 3)])
     """
 
     def __init__(
@@ -100,6 +132,7 @@ class UNet(nn.Module):
         dropout: float = 0.0,
         bias: bool = True,
         strides: Sequence[int | Sequence[int]] | None = None,
+        kernel_sizes: Sequence[int | Sequence[int]] | None = None,
     ) -> None:
         super().__init__()
         if spatial_dims not in (2, 3):
@@ -118,12 +151,27 @@ class UNet(nn.Module):
         self.uniform = all(f == 2 for level in self.strides for f in level)
         if self.valid and not self.uniform:
             raise ValueError(f"strides other than 2 need padding='same', got {self.strides} with padding='valid'")
-        pad = 0 if self.valid else 1
+        self.kernel_sizes: List[List[int]] = per_axis_kernels(kernel_sizes, self.depth, spatial_dims)
+        if self.valid and any(k != 3 for level in self.kernel_sizes for k in level):
+            raise ValueError(f"kernel sizes other than 3 need padding='same', got {self.kernel_sizes}")
+        # per level, the padding that keeps the size (same) or none (valid: the paper's)
+        pads = [[0 if self.valid else k // 2 for k in level] for level in self.kernel_sizes]
+        kernels = self.kernel_sizes
 
-        self.stem = DoubleConv(spatial_dims, in_channels, features[0], act, norm, pad, bias)
+        self.stem = DoubleConv(spatial_dims, in_channels, features[0], act, norm, pads[0], bias, kernels[0])
         self.encoders = nn.ModuleList(
             [
-                Down(spatial_dims, features[i], features[i + 1], act, norm, pad, bias, self.strides[i])
+                Down(
+                    spatial_dims,
+                    features[i],
+                    features[i + 1],
+                    act,
+                    norm,
+                    pads[i + 1],
+                    bias,
+                    self.strides[i],
+                    kernels[i + 1],
+                )
                 for i in range(self.depth)
             ]
         )
@@ -131,7 +179,18 @@ class UNet(nn.Module):
         self.dropout = drop_type(dropout) if dropout > 0 else nn.Identity()
         self.decoders = nn.ModuleList(
             [
-                UpCat(spatial_dims, features[i + 1], features[i], features[i], act, norm, pad, bias, self.strides[i])
+                UpCat(
+                    spatial_dims,
+                    features[i + 1],
+                    features[i],
+                    features[i],
+                    act,
+                    norm,
+                    pads[i],
+                    bias,
+                    self.strides[i],
+                    kernels[i],
+                )
                 for i in reversed(range(self.depth))
             ]
         )

@@ -50,6 +50,7 @@ class Plans:
     channel_files: bool = False  # one file per channel (nnU-Net's case_0000, case_0001, ...)
     foreground_labels: bool = False  # instance ids in the labels: trained on label > 0
     strides: list[list[int]] | None = None  # per pooling level, the factor per axis; None: 2 everywhere
+    kernel_sizes: list[list[int]] | None = None  # per level, the convolutions' kernel per axis; None: 3 everywhere
     seconds_per_step: float | None = None
     reasons: list[str] = field(default_factory=list)
 
@@ -92,6 +93,11 @@ def make_plans(fp: Fingerprint, name: str, num_folds: int = 5) -> Plans:
     if not uniform:
         reasons.append(f"pooling per level and axis {strides}: an axis is pooled once its spacing is under twice "
                        "the finest (thick slices wait until the in-plane axes have caught up)")  # fmt: skip
+    kernels = rules.conv_kernels(strides, spacing or [1.0] * dims)
+    all_3 = all(k == 3 for level in kernels for k in level)
+    if not all_3:
+        reasons.append(f"convolution kernels per level and axis {kernels}: 1 along an axis while its spacing at "
+                       "that level is at least twice the finest (thick slices: in-plane at the top)")  # fmt: skip
     feats = rules.features(len(strides))
     batch = rules.batch_size(patch, MAX_BATCH_VOXELS[dims], dims)
     zero = float(np.median([c.zero_fraction for c in fp.cases]))
@@ -119,4 +125,5 @@ def make_plans(fp: Fingerprint, name: str, num_folds: int = 5) -> Plans:
         overlap=0.25, learning_rate=0.002, max_epochs=100, val_interval=5, num_folds=num_folds,
         reasons=reasons, channel_files=not isinstance(first, str),
         foreground_labels=fp.instance_labels, strides=None if uniform else strides,
+        kernel_sizes=None if all_3 else kernels,
     )  # fmt: skip

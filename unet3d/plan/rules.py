@@ -71,6 +71,27 @@ def pooling(patch: Sequence[int], spacing: Sequence[float], max_depth: int) -> l
     return levels or [[2] * len(size)]
 
 
+def conv_kernels(strides: Sequence[Sequence[int]], spacing: Sequence[float]) -> list[list[int]]:
+    """Per level (``len(strides) + 1``: top level to bottleneck), the convolutions' kernel per axis
+    (nnU-Net's rule, ``get_pool_and_conv_props``): 1 along an axis while its spacing at that level
+    is at least twice the finest, 3 from the level where it comes within that (and below), 3 on
+    every axis at the bottleneck. So the top levels of thick-slice volumes convolve in-plane only,
+    where a 3x3x3 kernel would mix slices several millimetres apart.
+
+    Args:
+        strides: the pooling per level and axis (:func:`pooling`).
+        spacing: mm per voxel per axis at the top level (all 1 for 2D images: 3 everywhere).
+    """
+    current = [float(s) for s in spacing]
+    kernel = [1] * len(current)
+    levels: list[list[int]] = []
+    for level in strides:
+        kernel = [3 if k == 3 or sp / min(current) < 2 else 1 for k, sp in zip(kernel, current, strict=True)]
+        levels.append(kernel)
+        current = [sp * f for sp, f in zip(current, level, strict=True)]
+    return [*levels, [3] * len(current)]
+
+
 def round_up(patch: Sequence[int], strides: list[list[int]]) -> list[int]:
     """Each axis up to a multiple of its divisor (:func:`unet3d.networks.divisors`: the padded
     network's accepted sizes)."""
