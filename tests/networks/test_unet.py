@@ -151,6 +151,9 @@ def test_per_level_kernels_convolve_in_plane_where_slices_are_unpooled():
         y = net(x)
         assert y.shape == (1, 2, 32, 24, 12)
         torch.testing.assert_close(torch.jit.script(net)(x), y)
+        from unet3d.inference.frozen import frozen
+
+        torch.testing.assert_close(frozen(net)(x), y, rtol=1e-4, atol=1e-4)
     # a 3x3x1 top level does not mix slices: changing slice 5 leaves the top level's features of
     # its neighbour unchanged, which a 3x3x3 one changes (networks without instance norm, which
     # pools over the whole volume)
