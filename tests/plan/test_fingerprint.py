@@ -63,3 +63,24 @@ def test_bad_cases_are_listed_one_line_each(data_dir, tmp_path):
     assert any("hippocampus_003" in line and "differs from its image's" in line for line in lines)
     assert any("hippocampus_004" in line and "cannot read" in line for line in lines)
     assert any("hippocampus_001" in line and "label values [2]" in line for line in lines)  # undeclared
+
+
+def test_data_sets_a_bundle_cannot_learn_from_are_refused(data_dir, tmp_path):
+    """One case (nothing left to validate), labels that are background only, negative label values."""
+    from unet3d.data import DatasetError
+
+    with pytest.raises(DatasetError, match=r"1 case .*at least 2"):
+        fingerprint(_task(tmp_path / "one", data_dir, n=1))
+    root = _task(tmp_path / "empty", data_dir, n=2)
+    for label in (root / "labelsTr").iterdir():
+        image = nib.load(label)
+        nib.save(nib.Nifti1Image(np.zeros(image.shape, np.uint8), image.affine), label)
+    with pytest.raises(DatasetError, match="background \\(0\\) only"):
+        fingerprint(root)
+    root = _task(tmp_path / "negative", data_dir, n=2)
+    label = root / "labelsTr/hippocampus_003.nii.gz"
+    image = nib.load(label)
+    nib.save(nib.Nifti1Image(-np.asarray(image.dataobj, np.int16), image.affine), label)
+    with pytest.raises(PlanError) as err:
+        fingerprint(root)
+    assert len(err.value.lines) == 1 and "hippocampus_003" in err.value.lines[0] and "negative" in err.value.lines[0]

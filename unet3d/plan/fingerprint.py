@@ -172,6 +172,9 @@ def fingerprint_case(
     if not np.array_equal(labels, np.round(labels)):
         raise ValueError(f"{label}: the label holds values that are not whole numbers (a probability map?)")
     labels = labels.astype(np.int64)
+    if labels.size and labels.min() < 0:
+        raise ValueError(f"{label}: negative label values (down to {labels.min()}); classes are whole numbers >= 0, "
+                         "0 the background")  # fmt: skip
     values, counts = np.unique(labels, return_counts=True)
     spatial = img.ndim - 1
     spacing = [float(s) for s in img.pixdim[:spatial]] if spatial == 3 else [1.0] * spatial
@@ -209,9 +212,9 @@ def fingerprint(
 
     Raises:
         PlanError: one line per bad case (unreadable, label and image sizes differ, a label value
-            that ``dataset.json`` does not declare, a channel count or dimension unlike the
-            others'); nothing is planned.
-        DatasetError: no pairs found.
+            that ``dataset.json`` does not declare or below 0, a channel count or dimension unlike
+            the others'); nothing is planned.
+        DatasetError: no pairs found, a single case, or no label holds anything but background.
     """
     root = Path(dataset_dir)
     info = dataset_info(root)
@@ -241,6 +244,11 @@ def fingerprint(
         raise PlanError(bad)
     if not cases:
         raise DatasetError(f"{root}: no cases")
+    if len(cases) < 2:
+        raise DatasetError(f"{root}: 1 case ({cases[0].label}); a bundle needs at least 2, one to train on and one "
+                           "to validate")  # fmt: skip
+    if not any(v != 0 for c in cases for v in c.label_voxels):
+        raise DatasetError(f"{root}: every label is background (0) only; there is nothing to learn")
     values = sorted(declared) if declared else sorted({v for c in cases for v in c.label_voxels} | {0})
     instances = not declared and len(values) > MAX_CLASSES
     if instances:  # instance ids: the classes are background and foreground
