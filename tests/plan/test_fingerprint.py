@@ -84,3 +84,23 @@ def test_data_sets_a_bundle_cannot_learn_from_are_refused(data_dir, tmp_path):
     with pytest.raises(PlanError) as err:
         fingerprint(root)
     assert len(err.value.lines) == 1 and "hippocampus_003" in err.value.lines[0] and "negative" in err.value.lines[0]
+
+
+def test_a_label_off_its_image_grid_is_refused_and_another_orientation_is_not(data_dir, tmp_path):
+    root = _task(tmp_path / "task", data_dir, n=3)
+    shifted = root / "labelsTr/hippocampus_003.nii.gz"
+    image = nib.load(shifted)
+    affine = image.affine.copy()
+    affine[:3, 3] += 2 * affine[:3, 0]  # two voxels along the first axis
+    nib.save(nib.Nifti1Image(np.asarray(image.dataobj), affine), shifted)
+    # the same grid stored flipped along the first axis: the same voxels in space, accepted
+    flipped = root / "labelsTr/hippocampus_004.nii.gz"
+    image = nib.load(flipped)
+    data = np.asarray(image.dataobj)
+    flip = np.diag([-1.0, 1.0, 1.0, 1.0])
+    flip[0, 3] = data.shape[0] - 1
+    nib.save(nib.Nifti1Image(data[::-1].copy(), image.affine @ flip), flipped)
+    with pytest.raises(PlanError) as err:
+        fingerprint(root)
+    assert len(err.value.lines) == 1 and "hippocampus_003" in err.value.lines[0], err.value.lines
+    assert "voxel grid" in err.value.lines[0]

@@ -147,6 +147,14 @@ def _objects(label: np.ndarray, values: Sequence[int]) -> dict[int, list[int]]:
     return sizes
 
 
+def same_grid(affine: np.ndarray, other: np.ndarray, tolerance: float = 0.01) -> bool:
+    """Whether two 4x4 voxel-to-world affines (mm) place every voxel within ``tolerance`` of the
+    smaller voxel size of each other (over a voxel's span: spacing, direction and origin alike)."""
+    a, b = np.asarray(affine, np.float64), np.asarray(other, np.float64)
+    voxel = float(min(np.linalg.norm(a[:3, :3], axis=0).min(), np.linalg.norm(b[:3, :3], axis=0).min()))
+    return bool(np.abs(a - b).max() <= tolerance * voxel)
+
+
 def fingerprint_case(
     image: str | list[str], label: str, rng: np.random.Generator
 ) -> tuple[CaseFingerprint, list[np.ndarray]]:
@@ -168,6 +176,9 @@ def fingerprint_case(
         raise ValueError(f"{label}: a label map has one channel, this one has {lab.shape[0]}")
     if tuple(img.shape[1:]) != tuple(lab.shape[1:]):
         raise ValueError(f"{label}: label shape {tuple(lab.shape[1:])} differs from its image's {tuple(img.shape[1:])}")
+    if img.ndim == 4 and not same_grid(np.asarray(img.affine), np.asarray(lab.affine)):
+        raise ValueError(f"{label}: its voxel grid (spacing, origin or direction) differs from its image's by more "
+                         "than 1% of a voxel; the label would not lie on the image")  # fmt: skip
     labels = np.asarray(lab[0])
     if not np.array_equal(labels, np.round(labels)):
         raise ValueError(f"{label}: the label holds values that are not whole numbers (a probability map?)")
