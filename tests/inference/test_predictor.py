@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import shutil
+
 import pytest
 import torch
 from monai.data import MetaTensor
@@ -96,6 +98,13 @@ def test_explicit_weights_and_overrides(data_dir, tmp_path):
     with pytest.raises(ValueError, match="cannot load the weights"):
         (tmp_path / "bad.pt").write_text("not weights")
         BundlePredictor(HIPPOCAMPUS, device="cpu", weights=[tmp_path / "bad.pt"])
+    # a bundle without models/model.pt (still training) runs with a checkpoint given as weights
+    untrained = tmp_path / "untrained"
+    shutil.copytree(HIPPOCAMPUS, untrained, symlinks=True, ignore=shutil.ignore_patterns("models", "runs", "eval"))
+    with pytest.raises(FileNotFoundError, match="no trained weights"):
+        BundlePredictor(untrained, device="cpu")
+    checkpoint = BundlePredictor(untrained, device="cpu", weights=shipped)
+    assert torch.equal(checkpoint(image.clone()), single(image.clone()))
 
 
 def test_member_votes_measure_disagreement():

@@ -156,7 +156,9 @@ class BundlePredictor:
         precision: str | None = None,
         runtime: str = "torch",
     ) -> None:
-        self.layout = bundle if isinstance(bundle, BundleLayout) else BundleLayout(bundle)
+        # explicit weights (a checkpoint of a training still running) need no models/model.pt
+        explicit = weights is not None
+        self.layout = bundle if isinstance(bundle, BundleLayout) else BundleLayout(bundle, require_weights=not explicit)
         gpu = torch.cuda.is_available() and runtime == "torch"
         self.device = torch.device(device or ("cuda" if gpu else "cpu"))
         self.precision = precision or ("fp16" if self.device.type == "cuda" else "fp32")
