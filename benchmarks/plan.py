@@ -59,8 +59,10 @@ def pixel_error(eval_dir: Path, labels: Path, membrane_class: int) -> float:
 
     errors = []
     for mask_path in sorted(eval_dir.glob("*_seg.png")):
-        mask = np.asarray(Image.open(mask_path)).T  # SaveImaged writes (x, y)
+        mask = np.asarray(Image.open(mask_path))  # written in the input's own orientation
         label = np.asarray(Image.open(labels / mask_path.name.replace("_seg", "")))
+        if mask.shape != label.shape:
+            sys.exit(f"{mask_path}: shape {mask.shape}, its label's {label.shape}")
         errors.append(float(np.mean((mask == membrane_class) != (label == 0))))
     return float(np.mean(errors))
 

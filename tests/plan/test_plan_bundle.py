@@ -73,6 +73,13 @@ def _check(bundle, case, tmp_path, spatial_dims):
                          cwd=REPO_ROOT, capture_output=True, text=True, timeout=600)  # fmt: skip
     assert res.returncode == 0, res.stderr[-3000:]
     assert len(list((tmp_path / "out").glob("*_seg.*"))) == 1
+    if spatial_dims == 2:  # masks in the input's own orientation (the crops are not square)
+        labels = case.parent.parent / "labels"
+        masks = [*(tmp_path / "eval").glob("*_seg.png"), *(tmp_path / "out").glob("*_seg.png")]
+        for mask in masks:
+            label = Image.open(labels / mask.name.replace("_seg", ""))
+            assert Image.open(mask).size == label.size, mask
+        assert len(masks) >= 2
     print(f"\n{bundle.name}: " + ", ".join(f"{k} {v:.0f} s" for k, v in timings.items()))
 
 
