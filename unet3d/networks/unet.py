@@ -17,6 +17,24 @@ __all__ = ["UNet", "per_axis_kernels", "per_axis_strides"]
 PAPER_FEATURES = (64, 128, 256, 512, 1024)
 
 
+def _per_level(
+    values: Sequence[int | Sequence[int]],
+    name: str,
+    levels: int,
+    spatial_dims: int,
+    allowed: tuple[int, int],
+    what: str,
+) -> list[list[int]]:
+    """``values`` (per level an int or one per axis) as one list per level of one int per axis,
+    checked: ``levels`` levels, ``spatial_dims`` entries each, every entry in ``allowed``."""
+    out = [[int(v)] * spatial_dims if isinstance(v, int) else [int(a) for a in v] for v in values]
+    if len(out) != levels or any(len(level) != spatial_dims for level in out):
+        raise ValueError(f"{name} needs {levels} levels of {spatial_dims} {what}, got {values}")
+    if any(a not in allowed for level in out for a in level):
+        raise ValueError(f"{name}: {what.split(' ')[0]} are {allowed[0]} or {allowed[1]}, got {values}")
+    return out
+
+
 def per_axis_strides(strides: Sequence[int | Sequence[int]] | None, depth: int, spatial_dims: int) -> list[list[int]]:
     """``strides`` as one list of factors per level, one factor per axis (2 everywhere for ``None``).
 
@@ -26,12 +44,7 @@ def per_axis_strides(strides: Sequence[int | Sequence[int]] | None, depth: int, 
     """
     if strides is None:
         return [[2] * spatial_dims for _ in range(depth)]
-    levels = [[int(level)] * spatial_dims if isinstance(level, int) else [int(f) for f in level] for level in strides]
-    if len(levels) != depth or any(len(level) != spatial_dims for level in levels):
-        raise ValueError(f"strides needs {depth} levels of {spatial_dims} factors (one per pooling), got {strides}")
-    if any(f not in (1, 2) for level in levels for f in level):
-        raise ValueError(f"strides: pooling factors are 1 or 2, got {strides}")
-    return levels
+    return _per_level(strides, "strides", depth, spatial_dims, (1, 2), "factors (one per pooling)")
 
 
 def per_axis_kernels(
@@ -46,13 +59,7 @@ def per_axis_kernels(
     """
     if kernel_sizes is None:
         return [[3] * spatial_dims for _ in range(depth + 1)]
-    levels = [[int(k)] * spatial_dims if isinstance(k, int) else [int(s) for s in k] for k in kernel_sizes]
-    if len(levels) != depth + 1 or any(len(level) != spatial_dims for level in levels):
-        need = f"{depth + 1} levels of {spatial_dims} sizes (top level to bottleneck)"
-        raise ValueError(f"kernel_sizes needs {need}, got {kernel_sizes}")
-    if any(k not in (1, 3) for level in levels for k in level):
-        raise ValueError(f"kernel_sizes: convolution sizes are 1 or 3, got {kernel_sizes}")
-    return levels
+    return _per_level(kernel_sizes, "kernel_sizes", depth + 1, spatial_dims, (1, 3), "sizes (top level to bottleneck)")
 
 
 class UNet(nn.Module):
