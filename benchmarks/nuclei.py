@@ -6,13 +6,14 @@ validation split and printed side by side, overall and per data set.
 - ``unet3d``: the shipped ``models/model.pt`` (the paper's target: touching nuclei separated by
   background, weighted cross-entropy with the weight map of eq. 2; instances by seeded watershed).
 - ``baseline``: trained by the bundle's own training commands as long (same epochs, patches,
-  network, augmentation, data and split; the shipped model's two runs: the 30-epoch first run,
+  network, augmentation, data and split; the shipped model's two runs: the first run of
+  ``train.yaml``'s epochs,
   then a second cosine cycle of 20 epochs at lr 1e-3 from its best checkpoint) with MONAI's
   ``DiceCELoss`` on the plain foreground mask (``--separate_touching false --loss_name dice_ce``:
   no touching borders, no weight map); instances are the connected components of its mask (the
   argmax: ``--threshold 0.5 --seed_threshold $None --expand 0``, also for choosing its best
   checkpoint; objects under the bundle's ``min_size`` dropped, as for ``unet3d``).
-  Training takes as long as the shipped model's (about 80 min on the 2-core CPU); a finished
+  Training takes as long as the shipped model's (its docs give the time); a finished
   run of either stage in ``--baseline-dir`` (``DIR`` and ``DIR_second_cycle``) is reused.
 
 **Speed** (always): ``unet3d.segment`` on a folder of DSB2018 fluorescence images of 520x696 px
