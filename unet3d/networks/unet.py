@@ -23,15 +23,17 @@ def _per_level(
     levels: int,
     spatial_dims: int,
     allowed: tuple[int, int],
-    what: str,
+    unit: str,
+    order: str,
 ) -> list[list[int]]:
     """``values`` (per level an int or one per axis) as one list per level of one int per axis,
-    checked: ``levels`` levels, ``spatial_dims`` entries each, every entry in ``allowed``."""
+    checked: ``levels`` levels, ``spatial_dims`` entries each, every entry in ``allowed``;
+    ``unit`` names an entry and ``order`` the levels in the error messages."""
     out = [[int(v)] * spatial_dims if isinstance(v, int) else [int(a) for a in v] for v in values]
     if len(out) != levels or any(len(level) != spatial_dims for level in out):
-        raise ValueError(f"{name} needs {levels} levels of {spatial_dims} {what}, got {values}")
+        raise ValueError(f"{name} needs {levels} levels of {spatial_dims} {unit}s ({order}), got {values}")
     if any(a not in allowed for level in out for a in level):
-        raise ValueError(f"{name}: {what.split(' ')[0]} are {allowed[0]} or {allowed[1]}, got {values}")
+        raise ValueError(f"{name}: {unit}s are {allowed[0]} or {allowed[1]}, got {values}")
     return out
 
 
@@ -44,7 +46,7 @@ def per_axis_strides(strides: Sequence[int | Sequence[int]] | None, depth: int, 
     """
     if strides is None:
         return [[2] * spatial_dims for _ in range(depth)]
-    return _per_level(strides, "strides", depth, spatial_dims, (1, 2), "factors (one per pooling)")
+    return _per_level(strides, "strides", depth, spatial_dims, (1, 2), "factor", "one per pooling")
 
 
 def per_axis_kernels(
@@ -59,7 +61,7 @@ def per_axis_kernels(
     """
     if kernel_sizes is None:
         return [[3] * spatial_dims for _ in range(depth + 1)]
-    return _per_level(kernel_sizes, "kernel_sizes", depth + 1, spatial_dims, (1, 3), "sizes (top level to bottleneck)")
+    return _per_level(kernel_sizes, "kernel_sizes", depth + 1, spatial_dims, (1, 3), "size", "top level to bottleneck")
 
 
 class UNet(nn.Module):
