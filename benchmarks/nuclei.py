@@ -28,6 +28,7 @@ memory (the process's maximum RSS) with the shipped ``window_size`` and with the
 window, each in a fresh process.
 
     .venv/bin/python benchmarks/nuclei.py                     # speed only (a minute)
+    .venv/bin/python benchmarks/nuclei.py --diameter auto     # speed with the size probe
     .venv/bin/python benchmarks/nuclei.py --repeats 0 --large 4000   # memory of a large image
     .venv/bin/python benchmarks/nuclei.py --repeats 0 --modality    # the modality decision's errors
     .venv/bin/python benchmarks/nuclei.py --quality           # + baseline training and both evaluations
@@ -147,10 +148,11 @@ def quality(dataset_dir: Path, baseline_dir: Path, out: Path) -> None:
     (out / "quality.json").write_text(json.dumps({"unet3d": ours, "baseline": theirs, "per_modality": kinds}, indent=2))
 
 
-def timed_segment(inputs: list[Path], out: Path) -> float:
+def timed_segment(inputs: list[Path], out: Path, diameter: str | None = None) -> float:
     code = (
         "import sys, time; t = time.perf_counter(); import unet3d; "
-        f"unet3d.segment({[str(p) for p in inputs]!r}, {str(BUNDLE)!r}, {str(out)!r}, device='cpu'); "
+        f"unet3d.segment({[str(p) for p in inputs]!r}, {str(BUNDLE)!r}, {str(out)!r}, device='cpu', "
+        f"diameter={diameter!r}); "
         "print(time.perf_counter() - t)"
     )
     res = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True)
@@ -171,8 +173,9 @@ def images_of_size(folder: Path, size: tuple[int, int], n: int) -> list[Path]:
     return found
 
 
-def speed(images: list[Path], label: str, repeats: int) -> None:
-    """Seconds per image of ``unet3d segment`` on a folder of ``images``, start-up excluded."""
+def speed(images: list[Path], label: str, repeats: int, diameter: str | None = None) -> None:
+    """Seconds per image of ``unet3d segment`` on a folder of ``images``, start-up excluded
+    (``diameter``: ``unet3d segment --diameter``; ``None``: the bundle's own)."""
     if len(images) < 2:
         sys.exit(f"need at least 2 images for {label}")
     per_image = []
@@ -183,8 +186,8 @@ def speed(images: list[Path], label: str, repeats: int) -> None:
             shutil.copy(p, folder / p.name)
         files = sorted(folder.iterdir())
         for r in range(repeats):
-            t_all = timed_segment([folder], Path(tmp) / f"all{r}")
-            t_one = timed_segment(files[:1], Path(tmp) / f"one{r}")
+            t_all = timed_segment([folder], Path(tmp) / f"all{r}", diameter)
+            t_one = timed_segment(files[:1], Path(tmp) / f"one{r}", diameter)
             per_image.append((t_all - t_one) / (len(files) - 1))
             print(f"{label}, repeat {r}: {len(files)} images {t_all:.2f} s, 1 image {t_one:.2f} s", flush=True)
     print(f"\n{label} in a folder: {statistics.median(per_image):.3f} s per image "
@@ -267,13 +270,14 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--images", type=int, default=8, help="images in the speed folder")
     parser.add_argument("--repeats", type=int, default=3, help="speed repeats; 0 skips the speed part")
     parser.add_argument("--modality", action="store_true", help="how often the modality decision is wrong")
+    parser.add_argument("--diameter", default=None, help="speed with `unet3d segment --diameter` (off, auto, PX)")
     parser.add_argument("--large", type=int, default=0, metavar="N", help="peak memory of an NxN image; 0: skip")
     args = parser.parse_args(argv)
     if args.repeats > 0:
         fluorescence = images_of_size(args.dataset_dir / "dsb2018_nuclei", (696, 520), args.images)
-        speed(fluorescence, "520x696 fluorescence (DSB2018)", args.repeats)
+        speed(fluorescence, "520x696 fluorescence (DSB2018)", args.repeats, args.diameter)
         tissue = images_of_size(args.dataset_dir / "he_nuclei" / "monuseg2018_train", (1000, 1000), args.images)
-        speed(tissue, "1000x1000 H&E tissue (MoNuSeg)", args.repeats)
+        speed(tissue, "1000x1000 H&E tissue (MoNuSeg)", args.repeats, args.diameter)
     if args.large > 0:
         large(args.dataset_dir, args.large)
     if args.modality:

@@ -61,3 +61,24 @@ def test_modality_reaches_the_nuclei_bundle_and_is_refused_elsewhere(data_dir, t
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 1 and len(err) == 1 and "this bundle takes no image modality" in err[0], err
     assert not out.exists() or not any(out.iterdir())
+
+
+def test_diameter_reaches_the_nuclei_bundle_and_a_bad_one_stops_before_any_output(data_dir, tmp_path, capsys):
+    """--diameter sets the nuclei bundle's `object_diameter`; a value that is not a size is refused
+    while the command line is read (status 2, nothing created); a bundle without the id refuses it."""
+    import pytest
+
+    from unet3d.inference import BundlePredictor
+
+    assert BundlePredictor(REPO_ROOT / "bundles/nuclei", device="cpu", diameter="25").inferer.diameter == 25.0
+    out = tmp_path / "out"
+    image = data_dir / "isbi2012/test/images/slice_00.png"
+    with pytest.raises(SystemExit) as stop:
+        main(["segment", str(image), "--bundle", str(REPO_ROOT / "bundles/nuclei"), "--output-dir", str(out),
+              "--diameter", "large"])  # fmt: skip
+    assert stop.value.code == 2 and "--diameter" in capsys.readouterr().err and not out.exists()
+    code = main(["segment", str(image), "--bundle", str(REPO_ROOT / "bundles/em"), "--output-dir", str(out),
+                 "--diameter", "20"])  # fmt: skip
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 1 and len(err) == 1 and "this bundle takes no object size" in err[0], err
+    assert not out.exists() or not any(out.iterdir())

@@ -56,7 +56,7 @@ LAYERS = {
     "metrics": {"data"},  # the rule of what counts as instance truth (data.nuclei.is_instance_map)
     "io": set(),
     "transforms": set(),
-    "inferers": {"networks"},
+    "inferers": {"networks", "transforms"},  # the size probe's objects (ObjectSizeInferer: instance_labels)
     "data": {"io", "transforms"},  # the modality decision (transforms.modality) sorts and samples nuclei data
     "report": {"io"},  # QC figures, thumbnails and the page: from masks and arrays, no model
     "inference": {"io", "inferers", "networks", "transforms", "report"},

@@ -30,6 +30,17 @@ def with_hint(error: BaseException) -> str:
     return f"{message}; {hint}" if hint else message
 
 
+def _diameter(text: str) -> str | float:
+    """``--diameter``'s value checked when the command line is read (before any output exists)."""
+    from unet3d.inferers.object_size import size_setting
+
+    try:
+        value = size_setting(text)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+    return "off" if value is None else value
+
+
 def _bundles(args: argparse.Namespace) -> int:
     """List the bundles under a folder with their name, version and input shape."""
     from unet3d.inference import find_bundles
@@ -84,6 +95,7 @@ def _segment(args: argparse.Namespace) -> int:
             overwrite=args.overwrite,
             tta=args.tta,
             modality=args.modality,
+            diameter=args.diameter,
             folds=args.folds,
             precision=args.precision,
             probabilities=args.probabilities,
@@ -279,6 +291,16 @@ def build_parser() -> argparse.ArgumentParser:
         help="the kind of microscopy image, for bundles that take one (nuclei): fluorescence (bright nuclei), "
         "brightfield (gray, dark nuclei), stained (colour: H&E and other hematoxylin stains); default: the "
         "bundle's own (nuclei: decided per image from its pixels)",
+    )
+    p.add_argument(
+        "--diameter",
+        type=_diameter,
+        default=None,
+        metavar="PX|auto|off",
+        help="the nuclei's median diameter in pixels, for bundles that zoom images by object size (nuclei): "
+        "images are shrunk so that nuclei larger than the network's size reach it; auto: measured per image by "
+        "a quick first pass (Cellpose's size model; helps H&E tissue); off: every image at its own scale "
+        "(default: the bundle's own; nuclei: off)",
     )
     p.add_argument(
         "--folds",

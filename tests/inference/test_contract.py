@@ -77,7 +77,7 @@ def test_window_settings_go_to_declared_ids_only():
     with pytest.raises(ValueError, match="does not take overlap \\(no `overlap` id\\)"):
         BundlePredictor(REPO_ROOT / "bundles/em", device="cpu", overlap=0.5)
     nuclei = BundlePredictor(REPO_ROOT / "bundles/nuclei", device="cpu", overlap=0.25)
-    assert nuclei.inferer.inferer.overlap == 0.25 and nuclei.window_size == (2048, 2048)
+    assert nuclei.inferer.inferer.inferer.overlap == 0.25 and nuclei.window_size == (2048, 2048)
 
 
 def test_nuclei_images_in_one_window_are_not_frozen():

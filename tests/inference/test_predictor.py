@@ -48,7 +48,8 @@ def test_inferer_settings_are_arguments():
     default = BundlePredictor(HIPPOCAMPUS, device="cpu").inferer.inferer
     assert (default.overlap, default.mode) == (0.25, "gaussian")  # the bundle's own
     nuclei = BundlePredictor(REPO_ROOT / "bundles" / "nuclei", device="cpu", sw_batch_size=2)
-    assert nuclei.inferer.inferer.sw_batch_size == 2
+    assert nuclei.inferer.inferer.inferer.sw_batch_size == 2  # in the size zoom, in the TTA wrapper
+    assert nuclei.inferer.probe_inferer.sw_batch_size == 2  # the size probe's window is the same
     mine = SlidingWindowInferer((32, 32, 32))
     assert BundlePredictor(HIPPOCAMPUS, device="cpu", inferer=mine).inferer is mine
     with pytest.raises(ValueError, match="does not take overlap"):

@@ -77,6 +77,33 @@ def test_h_and_e_tissue_gives_nuclei_not_lumen(data_dir, tmp_path):
 
 
 @pytest.mark.slow
+def test_diameter_auto_measures_the_nuclei_and_zooms_large_ones(data_dir, tmp_path):
+    """``--diameter auto``: the probe's median diameter is near the truth on large tissue nuclei
+    and on small fluorescent ones; the tissue, shrunk to the network's size, scores better."""
+    import torch
+
+    from unet3d.inference import BundlePredictor
+    from unet3d.transforms import median_diameter
+
+    case = data_dir / TISSUE
+    tissue, tissue_truth = case / "images" / f"{case.name}.png", case / "mask_instances_derived.png"
+    predictor = BundlePredictor(BUNDLE, device="cpu", diameter="auto")
+    preprocessing = predictor.config.get_parsed_content("preprocessing")
+    for image, truth_path in ((tissue, tissue_truth), dsb(data_dir, TOUCHING[:12])):
+        x = preprocessing({"image": str(image)})["image"][None]
+        with torch.inference_mode():
+            estimate = predictor.inferer.estimate_diameter(x, predictor.network)
+        truth = median_diameter(np.array(Image.open(truth_path)))
+        assert estimate == pytest.approx(truth, rel=0.25), (image.name, estimate, truth)
+    scores = {}
+    for diameter in ("off", "auto"):
+        (out,) = segment([tissue], BUNDLE, tmp_path / diameter, diameter=diameter)
+        ids = np.array(Image.open(out)).astype(np.int64)
+        scores[diameter] = instance_scores(np.array(Image.open(tissue_truth)).astype(np.int64), ids)["ap50"]
+    assert scores["auto"] > scores["off"] + 0.03, scores
+
+
+@pytest.mark.slow
 def test_any_microscope_and_bit_depth(data_dir, tmp_path):
     """RGBA brightfield/H&E, 8-bit and 16-bit TIFF, a blank image, images smaller than the network's
     padding (1x1, a 3-row strip): one id map each, in the input's shape."""

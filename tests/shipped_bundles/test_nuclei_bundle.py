@@ -37,8 +37,9 @@ def test_layout_and_links():
 def test_inference_repeats_train_exactly():
     train, infer = load("train.yaml"), load("inference.yaml")
     for key in ("network_def", "spatial_dims", "window_size", "overlap", "blend_mode", "sw_batch_size", "inferer",
-                "tta", "threshold", "seed_threshold", "min_seed_size", "min_seed_fraction", "keep_unseeded", "min_size",
-                "expand", "modality"):  # fmt: skip
+                "window_inferer", "object_diameter", "target_diameter", "size_probe_scale", "tta", "threshold",
+                "seed_threshold", "min_seed_size", "min_seed_fraction", "keep_unseeded", "min_size", "expand",
+                "modality"):  # fmt: skip
         assert infer[key] == train[key], key
     ours = [infer["load"], *infer["prepare"]["transforms"]]
     image_transforms = [t for t in train["load_transforms"] if "image" in t["keys"]]  # not the label's loader

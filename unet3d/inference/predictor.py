@@ -16,7 +16,8 @@ from monai.inferers import Inferer
 
 from unet3d.inference.frozen import frozen
 from unet3d.inference.layout import BundleLayout
-from unet3d.inferers import DihedralTTAInferer
+from unet3d.inferers import DihedralTTAInferer, ObjectSizeInferer, tta_inferer
+from unet3d.inferers.object_size import size_setting
 from unet3d.inferers.tta import dihedral_transforms
 
 # the network's arithmetic in inference (torch.autocast's dtype; fp32: no autocast)
@@ -95,6 +96,10 @@ class BundlePredictor:
             keeps the bundle's default.
         modality: the kind of image for bundles with a ``modality`` id (nuclei: ``fluorescence``,
             ``brightfield``, ``stained``); ``None`` keeps the bundle's (``auto``: decided per image).
+        diameter: for bundles with an ``object_diameter`` id (nuclei): ``"off"``, ``"auto"``
+            (estimated per image) or the objects' median diameter in px, to which the image is
+            zoomed as the bundle's ``unet3d.inferers.ObjectSizeInferer`` says; ``None`` keeps the
+            bundle's.
         inferer: an inferer to use instead of the bundle's (any MONAI ``Inferer``).
         overlap: the sliding-window overlap, a fraction of the window (0 to <1): the bundle's
             ``overlap`` id.
@@ -127,9 +132,9 @@ class BundlePredictor:
 
     Raises:
         FileNotFoundError: the bundle has no ``configs/inference.yaml``, metadata or ``models/model.pt``.
-        ValueError: the bundle misses an id of the contract; ``modality`` or a window setting is
-            asked for but the bundle has no such id; weights that do not fit the network; an
-            unknown precision.
+        ValueError: the bundle misses an id of the contract; ``modality``, ``diameter`` or a
+            window setting is asked for but the bundle has no such id, or ``diameter`` is not a
+            size; weights that do not fit the network; an unknown precision.
 
     Example::
 
@@ -145,6 +150,7 @@ class BundlePredictor:
         device: str | torch.device | None = None,
         tta: bool | None = None,
         modality: str | None = None,
+        diameter: str | float | None = None,
         inferer: Any = None,
         overlap: float | None = None,
         mode: str | None = None,
@@ -179,6 +185,11 @@ class BundlePredictor:
                     raise ValueError(f"{self.layout.root}: the bundle's inferer does not take {name} "
                                      f"(no `{WINDOW_SETTINGS[name]}` id)")  # fmt: skip
                 settings[WINDOW_SETTINGS[name]] = value
+        if diameter is not None:
+            if "object_diameter" not in self.layout.inference_ids:
+                raise ValueError(f"{self.layout.root}: this bundle takes no object size (no `object_diameter` id)")
+            size = size_setting(diameter)
+            settings["object_diameter"] = "off" if size is None else size
         self.config = self.layout.inference_parser(tta=tta, modality=modality, overrides=settings)
         self.inferer = inferer if inferer is not None else self._built("inferer")
         self.prepare = self._built("prepare")
@@ -228,9 +239,9 @@ class BundlePredictor:
     @property
     def members(self) -> int:
         """The predictions averaged per input: models x TTA copies."""
-        copies = 1
-        if isinstance(self.inferer, DihedralTTAInferer) and self.inferer.enabled:
-            copies = len(dihedral_transforms(self.spatial_dims, self.inferer.flip_axes))
+        copies, tta = 1, tta_inferer(self.inferer)
+        if tta is not None and tta.enabled:
+            copies = len(dihedral_transforms(self.spatial_dims, tta.flip_axes))
         return len(self.networks) * copies
 
     @property
@@ -272,7 +283,7 @@ class BundlePredictor:
         (each TTA copy, or the one output)."""
         if on_member is None:
             return self.inferer(x, network)
-        if isinstance(self.inferer, DihedralTTAInferer):
+        if isinstance(self.inferer, (DihedralTTAInferer, ObjectSizeInferer)):
             return self.inferer(x, network, on_copy=on_member)
         y = self.inferer(x, network)
         on_member(y)

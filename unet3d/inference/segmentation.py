@@ -144,6 +144,7 @@ def segment(
     overwrite: bool = False,
     tta: bool | None = None,
     modality: str | None = None,
+    diameter: str | float | None = None,
     folds: Sequence[int] | None = None,
     precision: str | None = None,
     probabilities: bool = False,
@@ -179,6 +180,8 @@ def segment(
         tta: the bundle's test-time augmentation on or off; ``None`` keeps the bundle's default.
         modality: the kind of image for bundles that take one (nuclei: ``fluorescence``,
             ``brightfield``, ``stained``); ``None``: the bundle's default (nuclei: decided per image).
+        diameter: the objects' size for bundles that zoom by it (nuclei): ``"off"``, ``"auto"``
+            (estimated per image) or the median diameter in px; ``None``: the bundle's default.
         folds: the fold models to average when the bundle ships ``models/fold_K.pt``; ``None``: all.
         precision: the network's arithmetic, ``fp32``, ``fp16`` or ``bf16``; ``None``: fp16 on CUDA,
             fp32 on the CPU (see :class:`BundlePredictor`).
@@ -237,14 +240,14 @@ def segment(
                 raise FileExistsError(f"{target}: output exists")
     if stitch is not None and not layout.instances:
         raise ValueError(f"{layout.root}: stitching links object ids; this bundle gives classes, not instances")
-    if isinstance(bundle, BundlePredictor) and (any(v is not None for v in (device, tta, modality, folds, precision))
-                                                or runtime != "torch"):  # fmt: skip
-        raise ValueError("device, tta, modality, folds, precision and runtime are settings of the predictor passed "
-                         "as bundle")  # fmt: skip
+    settings = (device, tta, modality, diameter, folds, precision)
+    if isinstance(bundle, BundlePredictor) and (any(v is not None for v in settings) or runtime != "torch"):
+        raise ValueError("device, tta, modality, diameter, folds, precision and runtime are settings of the predictor "
+                         "passed as bundle")  # fmt: skip
     prepare_output_dir(output_dir)
     if predictor is None:
-        predictor = BundlePredictor(layout, device=device, tta=tta, modality=modality, folds=folds, precision=precision,
-                                    runtime=runtime)  # fmt: skip
+        predictor = BundlePredictor(layout, device=device, tta=tta, modality=modality, diameter=diameter, folds=folds,
+                                    precision=precision, runtime=runtime)  # fmt: skip
     names = layout.channel_def
     written: list[Path] = []
     failures: list[tuple[Path, InputError]] = []

@@ -105,3 +105,14 @@ class DihedralTTAInferer(Inferer):
         assert total is not None
         mean = total / len(transforms)
         return torch.log(mean.clamp_min(torch.finfo(mean.dtype).tiny)) if self.average == "probabilities" else mean
+
+
+def tta_inferer(inferer: Any) -> DihedralTTAInferer | None:
+    """The ``DihedralTTAInferer`` in ``inferer`` (itself, or one it wraps as ``.inferer``, e.g. in an
+    ``ObjectSizeInferer``); ``None`` if there is none."""
+    seen = 0
+    while inferer is not None and seen < 8:
+        if isinstance(inferer, DihedralTTAInferer):
+            return inferer
+        inferer, seen = getattr(inferer, "inferer", None), seen + 1
+    return None
