@@ -26,7 +26,7 @@ def test_false_on_the_command_line_switches_off():
     parser.read_config(str(REPO_ROOT / "bundles/nuclei/configs/train.yaml"))
     parser.update({"bundle_root": str(REPO_ROOT / "bundles/nuclei"), "separate_touching": "false", "tta": "false"})
     assert parser.get_parsed_content("w0") == 0.0
-    assert parser.get_parsed_content("inferer").enabled is False
+    assert parser.get_parsed_content("inferer").inferer.enabled is False  # the TTA inside the size zoom
     parser = ConfigParser()
     parser.read_config(str(REPO_ROOT / "bundles/em/configs/inference.yaml"))
     parser.update({"bundle_root": str(REPO_ROOT / "bundles/em"), "tta": "false"})
