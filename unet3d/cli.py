@@ -30,15 +30,16 @@ def with_hint(error: BaseException) -> str:
     return f"{message}; {hint}" if hint else message
 
 
-def _diameter(text: str) -> str | float:
-    """``--diameter``'s value checked when the command line is read (before any output exists)."""
+def _diameter(text: str) -> str:
+    """``--diameter``'s value checked when the command line is read (before any output exists);
+    the predictor reads it."""
     from unet3d.inferers.object_size import size_setting
 
     try:
-        value = size_setting(text)
+        size_setting(text)
     except ValueError as e:
         raise argparse.ArgumentTypeError(str(e)) from None
-    return "off" if value is None else value
+    return text
 
 
 def _bundles(args: argparse.Namespace) -> int:

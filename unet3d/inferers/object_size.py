@@ -143,7 +143,7 @@ class ObjectSizeInferer(Inferer):
         *args: Any,
         **kwargs: Any,
     ) -> torch.Tensor:
-        """``inferer``'s logits for one image ``(1, C, *spatial)`` zoomed by ``scale``, on its grid."""
+        """``inferer``'s logits for ``image`` ``(N, C, *spatial)`` zoomed by ``scale``, on its grid."""
         shape = tuple(image.shape[2:])
 
         def back(y: torch.Tensor) -> torch.Tensor:
@@ -174,6 +174,8 @@ class ObjectSizeInferer(Inferer):
         test-time augmentation copy of a wrapped ``DihedralTTAInferer``, else the output), on the
         input's grid; ``args`` and the other ``kwargs`` go to the wrapped inferers.
         """
+        if self.diameter is None:  # no zoom: the whole batch through the wrapped inferer, as without this
+            return self._zoomed(inputs, 1.0, network, on_copy, *args, **kwargs)
         outputs = []
         for image in inputs.split(1):
             scale = self.scale_for(image, network, *args, **kwargs)
